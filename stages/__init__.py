@@ -1,0 +1,1 @@
+"""Stages of the NYC taxi trip-duration pipeline; `dvc.yaml` wires them together."""

@@ -1,0 +1,23 @@
+"""One-line errors for bad input: name the file, say the problem, exit non-zero."""
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+
+class InputError(Exception):
+    """Bad input that the user must fix; its message is shown as one line."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = str(path)
+        self.problem = " ".join(str(problem).split())
+        super().__init__(f"{self.path}: {self.problem}")
+
+
+def run(main: Callable[[list[str] | None], None], argv: list[str] | None = None) -> None:
+    """Call a stage's main(); turn an InputError into one line on stderr and exit code 1."""
+    try:
+        main(argv)
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
