@@ -11,6 +11,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
+from sklearn.model_selection import KFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, TargetEncoder
 
@@ -38,7 +39,7 @@ def derive(trips: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
             derived[column] = _zone(trips, column)
         elif column in ("pickup_hour", "pickup_weekday"):
             pickup = pd.to_datetime(trips["pickup_datetime"])
-            part = pickup.dt.hour if column == "pickup_hour" else pickup.dt.weekday
+            part = pickup.dt.hour if column == "pickup_hour" else pickup.dt.day_of_week
             derived[column] = part.fillna(UNKNOWN).to_numpy(dtype=np.int32)
         else:
             derived[column] = pd.to_numeric(trips[column], errors="coerce").to_numpy(dtype=np.float64)
@@ -76,7 +77,8 @@ def make_featurizer(categorical: Sequence[str], numeric: Sequence[str], encoding
         # Unseen categories become all-zero rows, as the course's DictVectorizer does.
         encoder = OneHotEncoder(handle_unknown="ignore", dtype=np.float64)
     else:
-        encoder = TargetEncoder(target_type="continuous", shuffle=True, random_state=seed)
+        folds = KFold(n_splits=5, shuffle=True, random_state=seed)
+        encoder = TargetEncoder(target_type="continuous", cv=folds)
     transformers = []
     if categorical:
         transformers.append(("category", encoder, list(categorical)))

@@ -1,0 +1,261 @@
+"""Fetch raw monthly NYC TLC trip files into the data folder, bytes unchanged and checked by md5.
+
+python -m stages.fetch                    # every file data.dvc records; then verify and cache them
+python -m stages.fetch 2023-04 2023-05    # named months; a new one is recorded in data.dvc
+TLC_MIRROR=../shared/data/nyc-tlc python -m stages.fetch    # from a folder or base URL instead
+
+data.dvc tracks data/ as one folder; DVC keeps its top-level `meta:` across `dvc add`, so the
+md5 of each file lives there and one month can be checked on its own:
+
+    meta:
+      source: https://d37ci6vzurychx.cloudfront.net/trip-data/
+      files:
+        green_tripdata_2021-01.parquet: 58f7622b863151fc9f4d51eff826db50
+
+Expected output, on stderr:
+    [1/20] green_tripdata_2021-01.parquet  1.3 MB  already present
+    [2/20] green_tripdata_2021-02.parquet  1.1 MB  fetched, md5 ok
+"""
+
+import argparse
+import hashlib
+import http.client
+import json
+import os
+import re
+import subprocess
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+
+from ruamel.yaml import YAML, YAMLError
+from ruamel.yaml.comments import CommentedMap
+
+from stages.atomic import atomic_path, write_atomic
+from stages.errors import InputError, run
+
+TLC_URL = "https://d37ci6vzurychx.cloudfront.net/trip-data/"
+OFFLINE_HINT = (
+    "set TLC_MIRROR to a folder or base URL that holds the TLC files"
+    " (offline: TLC_MIRROR=../shared/data/nyc-tlc)"
+)
+MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+CHUNK_BYTES = 1 << 20
+TIMEOUT_S = 60  # per socket operation: a stalled server fails the run instead of hanging it
+
+Progress = Callable[[int, int | None], None]
+
+
+def check_month(month: str) -> str:
+    if not MONTH.fullmatch(month):
+        raise InputError(month, "not a month: expected YYYY-MM, like 2021-01")
+    return month
+
+
+def file_name(taxi: str, month: str) -> str:
+    return f"{taxi}_tripdata_{month}.parquet"
+
+
+def mirror_folder(base: str) -> Path | None:
+    """The local folder that `base` names (a path or file:// URL); None for an http(s) URL."""
+    parsed = urllib.parse.urlparse(base)
+    if parsed.scheme in ("http", "https"):
+        return None
+    if parsed.scheme == "file":
+        return Path(urllib.request.url2pathname(parsed.path))
+    return Path(base)
+
+
+def file_source(base: str, name: str) -> str:
+    """Where the file `name` comes from: a path in a mirror folder, or a URL under `base`."""
+    folder = mirror_folder(base)
+    return str(folder / name) if folder is not None else f"{base.rstrip('/')}/{name}"
+
+
+def month_url(base: str, taxi: str, month: str) -> str:
+    return file_source(base, file_name(taxi, month))
+
+
+def file_md5(path: Path) -> str:
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "md5").hexdigest()
+
+
+def folder_md5s(folder: Path) -> dict[str, str]:
+    """md5 of every file under `folder` by relative path: what meta.files records."""
+    files = sorted(path for path in folder.rglob("*") if path.is_file())
+    return {path.relative_to(folder).as_posix(): file_md5(path) for path in files}
+
+
+def dir_md5(entries: Mapping[str, str]) -> str:
+    """DVC's md5 of a folder, from the md5 of each file in it (relative path -> md5)."""
+    listing = [{"md5": md5, "relpath": name} for name, md5 in sorted(entries.items())]
+    return hashlib.md5(json.dumps(listing, sort_keys=True).encode("utf-8")).hexdigest() + ".dir"
+
+
+def file_chunks(path: Path) -> Iterator[bytes]:
+    if not path.is_file():
+        raise InputError(path, "not found in the TLC_MIRROR folder")
+    with path.open("rb") as file:
+        while chunk := file.read(CHUNK_BYTES):
+            yield chunk
+
+
+def failure(error: Exception) -> str:
+    if isinstance(error, urllib.error.HTTPError):
+        return f"HTTP {error.code} {error.reason}"
+    return str(getattr(error, "reason", None) or error) or type(error).__name__
+
+
+def url_chunks(url: str, progress: Progress | None = None) -> Iterator[bytes]:
+    """Stream `url`; a network failure becomes one line naming the URL and the way out."""
+    done, total = 0, None
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
+            total = response.length
+            while chunk := response.read(CHUNK_BYTES):
+                done += len(chunk)
+                if progress:
+                    progress(done, total)
+                yield chunk
+    except (OSError, http.client.HTTPException) as error:  # URLError, refused, timed out...
+        raise InputError(url, f"download failed ({failure(error)}); {OFFLINE_HINT}") from None
+    if total is not None and done != total:  # http.client returns short bodies without raising
+        raise InputError(url, f"download stopped after {done} of {total} bytes; {OFFLINE_HINT}")
+
+
+def fetch_file(
+    base: str,
+    name: str,
+    data_dir: Path,
+    expected_md5: str | None = None,
+    progress: Progress | None = None,
+) -> tuple[str, str]:
+    """Put the file `name` from `base` into `data_dir`; return (what was done, its md5)."""
+    target = data_dir / name
+    if expected_md5 and target.is_file() and file_md5(target) == expected_md5:
+        return "already present", expected_md5
+    source = file_source(base, name)
+    chunks = url_chunks(source, progress) if mirror_folder(base) is None else file_chunks(Path(source))
+    digest = hashlib.md5()
+    with atomic_path(target) as tmp:  # bad bytes never reach `target`
+        with tmp.open("wb") as out:
+            for chunk in chunks:
+                digest.update(chunk)
+                out.write(chunk)
+        got = digest.hexdigest()
+        if expected_md5 and got != expected_md5:
+            raise InputError(source, f"md5 {got}, expected {expected_md5}; not saved to {data_dir}")
+        tmp.chmod(0o644)  # mkstemp makes it owner-only
+    return ("fetched, md5 ok" if expected_md5 else "fetched, new"), got
+
+
+def read_dvc_file(dvc_file: Path) -> dict:
+    try:
+        content = YAML(typ="safe").load(dvc_file)
+    except YAMLError as error:
+        raise InputError(dvc_file, f"not valid YAML: {error}") from None
+    return content if isinstance(content, dict) else {}
+
+
+def recorded_files(dvc_file: Path) -> dict[str, str]:
+    """meta.files of a .dvc file: file name -> md5; empty when it has none."""
+    files = (read_dvc_file(dvc_file).get("meta") or {}).get("files") or {}
+    if not isinstance(files, dict) or not all(isinstance(md5, str) for md5 in files.values()):
+        raise InputError(dvc_file, "meta.files must map file names to md5 strings")
+    return files
+
+
+def record_files(dvc_file: Path, files: Mapping[str, str]) -> None:
+    """Add name -> md5 entries to meta.files of `dvc_file` (created if absent), keeping the rest."""
+    yaml = YAML()  # round-trip: DVC's layout and any comments stay as they are
+    content = (yaml.load(dvc_file) if dvc_file.exists() else None) or CommentedMap()
+    meta = content.setdefault("meta", CommentedMap())
+    meta.setdefault("source", TLC_URL)
+    meta["files"] = CommentedMap(sorted({**(meta.get("files") or {}), **files}.items()))
+    write_atomic(dvc_file, lambda tmp: yaml.dump(content, tmp))
+
+
+def check_folder(data_dir: Path, dvc_file: Path, recorded: Mapping[str, str], expected: str) -> None:
+    """The folder must hash to what `dvc add` recorded, exactly as DVC computes it."""
+    present = folder_md5s(data_dir)
+    got = dir_md5(present)
+    if got == expected:
+        return
+    extra = sorted(set(present) - set(recorded))
+    changed = sorted(name for name in recorded if present.get(name) != recorded[name])
+    what = f"extra: {' '.join(extra) or 'none'}; changed: {' '.join(changed) or 'none'}"
+    if not extra and not changed:
+        what = f"meta.files disagrees with outs (run dvc add {data_dir})"
+    raise InputError(data_dir, f"folder md5 {got}, {dvc_file} records {expected}; {what}")
+
+
+def commit_to_cache(dvc_file: Path) -> None:
+    """Store the checked folder in DVC's cache, so `dvc push` and queued experiments find it."""
+    command = [sys.executable, "-m", "dvc", "commit", "--force", "--quiet", str(dvc_file)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode:
+        raise InputError(dvc_file, f"dvc commit failed: {result.stderr or result.stdout}")
+
+
+def fetch_all(base: str, names: list[str], data_dir: Path, recorded: Mapping[str, str]) -> dict[str, str]:
+    """Fetch each file with one line of progress on stderr; return name -> md5."""
+    tty = sys.stderr.isatty()
+    start = "\r" if tty else ""  # on a terminal, the last line overwrites the percentage
+    md5s = {}
+    for number, name in enumerate(names, 1):
+        prefix = f"[{number}/{len(names)}] {name}"
+
+        def show(done: int, total: int | None, prefix: str = prefix) -> None:
+            if total:
+                print(f"\r{prefix}  {100 * done // total}%", end="", file=sys.stderr, flush=True)
+
+        try:
+            status, md5s[name] = fetch_file(base, name, data_dir, recorded.get(name), show if tty else None)
+        except InputError:
+            if tty:  # end the percentage line before the error
+                print(file=sys.stderr)
+            raise
+        size = (data_dir / name).stat().st_size / 1e6
+        print(f"{start}{prefix}  {size:.1f} MB  {status}", file=sys.stderr)
+    return md5s
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m stages.fetch", description=__doc__.split("\n")[0])
+    parser.add_argument("months", nargs="*", metavar="YYYY-MM", help="default: what data.dvc records")
+    parser.add_argument("--taxi", choices=["green", "yellow"], default="green")
+    parser.add_argument("--data-dir", type=Path, default=Path("data"))
+    args = parser.parse_args(argv)
+    months = list(dict.fromkeys(check_month(month) for month in args.months))
+    data_dir: Path = args.data_dir
+    dvc_file = data_dir.with_name(f"{data_dir.name}.dvc")  # where `dvc add` puts it
+    recorded = recorded_files(dvc_file) if dvc_file.exists() else {}
+    names = [file_name(args.taxi, month) for month in months] or sorted(recorded)
+    if not names:
+        raise InputError(dvc_file, "missing or records no meta.files: name months, like 2021-01")
+    md5s = fetch_all(os.environ.get("TLC_MIRROR") or TLC_URL, names, data_dir, recorded)
+    new = [month for month in months if file_name(args.taxi, month) not in recorded]
+    if new:
+        record_files(dvc_file, {name: md5 for name, md5 in md5s.items() if name not in recorded})
+        print(f"recorded {len(new)} new file(s) in {dvc_file} meta.files", file=sys.stderr)
+        print(f'next: dvc add {data_dir} && git add {dvc_file} && git commit -m "data: add {" ".join(new)}"')
+        return
+    expected = (read_dvc_file(dvc_file).get("outs") or [{}])[0].get("md5")  # None until `dvc add`
+    if expected is None:
+        print(f"next: dvc add {data_dir} && git add {dvc_file}")
+        return
+    missing = [name for name in recorded if not (data_dir / name).is_file()]
+    if missing:
+        print(f"not cached: {data_dir} lacks {len(missing)} recorded file(s)", file=sys.stderr)
+        return
+    check_folder(data_dir, dvc_file, recorded, expected)
+    commit_to_cache(dvc_file)
+    print(f"{data_dir} matches {dvc_file} ({expected}); in the DVC cache", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    run(main)

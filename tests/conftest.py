@@ -1,0 +1,118 @@
+"""Shared fixtures: the offline TLC mirror, small TLC-shaped files, throwaway project copies."""
+
+import os
+import shutil
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def mirror_dir() -> Path:
+    """The offline copy of the TLC files: $TLC_MIRROR, else ../shared/data/nyc-tlc beside the repo."""
+    mirror = Path(os.environ.get("TLC_MIRROR", ROOT.parent / "shared" / "data" / "nyc-tlc"))
+    if not (mirror / "green_tripdata_2021-01.parquet").is_file():
+        pytest.fail(f"no TLC mirror at {mirror}: set TLC_MIRROR to a folder holding the TLC files")
+    return mirror.resolve()
+
+
+@pytest.fixture(scope="session")
+def mirror() -> Path:
+    return mirror_dir()
+
+
+def env() -> dict[str, str]:
+    """Environment for subprocesses: the project importable, the mirror as the TLC source."""
+    return {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "TLC_MIRROR": str(mirror_dir()),
+        "GIT_AUTHOR_NAME": "test",
+        "GIT_AUTHOR_EMAIL": "test@example.com",
+        "GIT_COMMITTER_NAME": "test",
+        "GIT_COMMITTER_EMAIL": "test@example.com",
+    }
+
+
+def sh(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a command (dvc, git, python -m ...) in `cwd`; output captured as text."""
+    command = [sys.executable, "-m", *args[1:]] if args[0] == "python" else list(args)
+    done = subprocess.run(command, cwd=cwd, env=env(), capture_output=True, text=True)
+    if check and done.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+def tlc_table(trips: list[tuple], schema: str = "A") -> pa.Table:
+    """A TLC-shaped table from (pickup, minutes, PU, DO, distance) rows, with a real TLC schema.
+
+    Schema A: 2021-2023-01 green files (int64 ids, double codes, null-typed ehail_fee);
+    B: 2023-02 on (int32 ids, int64 codes); "yellow": tpep_ columns and airport_fee.
+    """
+    prefix = "tpep_" if schema == "yellow" else "lpep_"
+    ids, codes = (pa.int32(), pa.int64()) if schema == "B" else (pa.int64(), pa.float64())
+    n = len(trips)
+    pickups = [row[0] for row in trips]
+    columns = {
+        "VendorID": pa.array([2] * n, ids),
+        f"{prefix}pickup_datetime": pa.array(pickups, pa.timestamp("us")),
+        f"{prefix}dropoff_datetime": pa.array(
+            [p + timedelta(minutes=row[1]) for p, row in zip(pickups, trips, strict=True)],
+            pa.timestamp("us"),
+        ),
+        "store_and_fwd_flag": pa.array(["N"] * n, pa.large_string() if schema == "B" else pa.string()),
+        "RatecodeID": pa.array([1] * n, codes),
+        "PULocationID": pa.array([row[2] for row in trips], ids),
+        "DOLocationID": pa.array([row[3] for row in trips], ids),
+        "passenger_count": pa.array([1] * n, codes),
+        "trip_distance": pa.array([row[4] for row in trips], pa.float64()),
+        "fare_amount": pa.array([10.0] * n, pa.float64()),
+        "ehail_fee": pa.array([None] * n, pa.float64() if schema == "B" else pa.null()),
+    }
+    if schema == "yellow":
+        del columns["ehail_fee"]
+        columns["airport_fee"] = pa.array([0.0] * n, pa.float64())
+    return pa.table(columns)
+
+
+def write_month(path: Path, trips: list[tuple], schema: str = "A") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(tlc_table(trips, schema), path)
+    return path
+
+
+def at(day: int, hour: int = 8, month: int = 1, year: int = 2021) -> datetime:
+    return datetime(year, month, day, hour)
+
+
+PROJECT_FILES = ["conf", "stages", "dvc.yaml", "params.yaml", "data.dvc", "pyproject.toml"]
+
+
+def make_project(dest: Path, months: list[str]) -> Path:
+    """A fresh git + DVC repo holding this project's pipeline and `months` from the mirror."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, dest / name)
+    (dest / "data").mkdir()
+    for month in months:
+        shutil.copy2(mirror_dir() / f"green_tripdata_{month}.parquet", dest / "data")
+    (dest / ".gitignore").write_text("__pycache__/\n/prepared/\n/features/\n/models/\n")
+    (dest / "data.dvc").unlink()
+    sh("git", "init", "-q", "-b", "main", cwd=dest)
+    sh("dvc", "init", "-q", cwd=dest)
+    shutil.copy2(ROOT / ".dvc" / "config", dest / ".dvc" / "config")
+    sh("dvc", "remote", "modify", "local", "url", str(dest.parent / "remote"), cwd=dest)
+    sh("dvc", "add", "-q", "data", cwd=dest)
+    sh("git", "add", "-A", cwd=dest)
+    sh("git", "commit", "-qm", "project", cwd=dest)
+    return dest

@@ -1,0 +1,169 @@
+"""Reading both TLC schemas, the duration filter and its boundaries, and bad-input errors."""
+
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import ROOT, at, tlc_table, write_month
+
+from stages.errors import InputError
+from stages.prepare import prepare, prepare_windows, read_window
+from stages.trips import month_file, read_trips
+
+# Boundaries of the default 1..60 minute window: 0.5 and 61 go, 1 and 60 stay.
+BOUNDARY_TRIPS = [
+    (at(3), 0.5, 1, 2, 0.1),
+    (at(3), 1.0, 3, 4, 0.3),
+    (at(4), 60.0, 5, 6, 12.5),
+    (at(4), 61.0, 7, 8, 13.0),
+]
+WINDOW = dict(min_minutes=1, max_minutes=60, drop_outside_month=False)
+
+
+@pytest.mark.parametrize("schema", ["A", "B", "yellow"])
+def test_read_trips_gives_one_narrow_frame_for_every_schema(tmp_path: Path, schema: str) -> None:
+    path = write_month(tmp_path / "m.parquet", BOUNDARY_TRIPS[:2], schema)
+    trips = read_trips(path)
+    expected = pd.DataFrame(
+        {
+            "pickup_datetime": pd.to_datetime([at(3), at(3)]).astype("datetime64[us]"),
+            "dropoff_datetime": pd.to_datetime(
+                [datetime(2021, 1, 3, 8, 0, 30), datetime(2021, 1, 3, 8, 1)]
+            ).astype("datetime64[us]"),
+            "PULocationID": pd.Series([1, 3], dtype="int16"),
+            "DOLocationID": pd.Series([2, 4], dtype="int16"),
+            "trip_distance": [0.1, 0.3],
+        }
+    )
+    pd.testing.assert_frame_equal(trips, expected)
+
+
+def test_prepare_keeps_durations_within_bounds_inclusive(tmp_path: Path) -> None:
+    trips = read_trips(write_month(tmp_path / "m.parquet", BOUNDARY_TRIPS))
+    prepared = prepare(trips, min_minutes=1, max_minutes=60)
+    assert prepared["duration"].tolist() == [1.0, 60.0]
+    assert prepared["PULocationID"].tolist() == [3, 5]
+    assert list(prepared.columns) == [
+        "pickup_datetime",
+        "PULocationID",
+        "DOLocationID",
+        "trip_distance",
+        "duration",
+    ]
+
+
+def test_prepare_drops_pickups_outside_the_month_only_when_asked(tmp_path: Path) -> None:
+    rows = [
+        (datetime(2009, 1, 1, 0, 3), 10, 1, 2, 1.0),
+        (datetime(2020, 12, 31, 23, 59), 10, 1, 2, 1.0),
+        (datetime(2021, 1, 1, 0, 0), 10, 1, 2, 1.0),
+        (datetime(2021, 1, 31, 23, 59), 10, 1, 2, 1.0),
+        (datetime(2021, 2, 1, 0, 0), 10, 1, 2, 1.0),
+    ]
+    trips = read_trips(write_month(tmp_path / "m.parquet", rows))
+    assert len(prepare(trips, 1, 60)) == 5
+    kept = prepare(trips, 1, 60, month="2021-01")["pickup_datetime"]
+    assert kept.tolist() == [pd.Timestamp("2021-01-01 00:00"), pd.Timestamp("2021-01-31 23:59")]
+
+
+def test_windows_concatenate_months_of_different_schemas(tmp_path: Path) -> None:
+    write_month(month_file(tmp_path, "green", "2023-01"), BOUNDARY_TRIPS, "A")
+    write_month(month_file(tmp_path, "green", "2023-02"), BOUNDARY_TRIPS, "B")
+    write_month(month_file(tmp_path, "green", "2023-03"), BOUNDARY_TRIPS[1:3], "B")
+    train, val = prepare_windows(
+        tmp_path,
+        name="t",
+        taxi="green",
+        train_months=["2023-01", "2023-02"],
+        val_months=["2023-03"],
+        **WINDOW,
+    )
+    assert len(train) == 4 and len(val) == 2
+    assert train.dtypes.to_dict() == val.dtypes.to_dict()
+    assert str(train["PULocationID"].dtype) == "int16"
+
+
+def _error(tmp_path: Path, month_bytes: bytes | None = None, table: pa.Table | None = None) -> str:
+    path = month_file(tmp_path, "green", "2021-01")
+    if table is not None:
+        pq.write_table(table, path)
+    elif month_bytes is not None:
+        path.write_bytes(month_bytes)
+    with pytest.raises(InputError) as caught:
+        read_window(tmp_path, "green", ["2021-01"], **WINDOW)
+    assert caught.value.path == str(path)
+    return caught.value.problem
+
+
+def test_missing_month_names_the_file_and_the_fix(tmp_path: Path) -> None:
+    assert "is missing" in _error(tmp_path)
+    assert "stages.fetch" in _error(tmp_path)
+
+
+def test_truncated_or_foreign_file_is_not_readable_parquet(tmp_path: Path, mirror: Path) -> None:
+    real = (mirror / "green_tripdata_2021-01.parquet").read_bytes()
+    assert _error(tmp_path, month_bytes=real[: len(real) // 2]).startswith("is not a readable parquet file")
+    assert _error(tmp_path, month_bytes=b"VendorID,lpep_pickup_datetime\n1,2\n").startswith(
+        "is not a readable parquet file"
+    )
+
+
+def test_missing_column_and_wrong_type_are_named(tmp_path: Path) -> None:
+    table = tlc_table(BOUNDARY_TRIPS)
+    assert _error(tmp_path, table=table.drop_columns(["trip_distance"])) == "lacks column trip_distance"
+    assert "lacks a pickup time column" in _error(
+        tmp_path, table=table.drop_columns(["lpep_pickup_datetime"])
+    )
+    as_text = table.set_column(
+        table.schema.get_field_index("PULocationID"), "PULocationID", table["PULocationID"].cast(pa.string())
+    )
+    assert _error(tmp_path, table=as_text) == "column PULocationID has type string, expected an integer"
+
+
+def test_month_keeping_no_trips_is_an_error(tmp_path: Path) -> None:
+    too_short = [(at(3), 0.5, 1, 2, 0.1)]
+    problem = _error(tmp_path, table=tlc_table(too_short))
+    assert problem == "keeps no trips after filtering to 1..60 minutes"
+
+
+def test_bad_month_string_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="not a month in the form YYYY-MM"):
+        month_file(tmp_path, "green", "2021-13")
+
+
+def _prepare_cli(tmp_path: Path, params: str) -> subprocess.CompletedProcess:
+    (tmp_path / "params.yaml").write_text(params)
+    return subprocess.run(
+        [sys.executable, "-m", "stages.prepare", "--data-dir", str(tmp_path), "--train", "out/train.parquet",
+         "--val", "out/val.parquet", "--params", "params.yaml"],
+        cwd=tmp_path, capture_output=True, text=True, env={"PYTHONPATH": str(ROOT), "PATH": ""},
+    )  # fmt: skip
+
+
+def test_cli_reports_one_line_and_writes_nothing_on_bad_input(tmp_path: Path) -> None:
+    write_month(month_file(tmp_path, "green", "2021-01"), BOUNDARY_TRIPS)
+    params = (
+        "data: {name: t, taxi: green, train_months: ['2021-01'], val_months: ['2021-02'],"
+        " min_minutes: 1, max_minutes: 60, drop_outside_month: false}\n"
+    )
+    done = _prepare_cli(tmp_path, params)
+    assert done.returncode == 1
+    missing = month_file(tmp_path, "green", "2021-02")
+    assert done.stderr == f"error: {missing}: is missing (fetch it: python -m stages.fetch YYYY-MM)\n"
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_rejects_an_unknown_parameter(tmp_path: Path) -> None:
+    params = (
+        "data: {name: t, taxi: green, colour: red, train_months: ['2021-01'], val_months: ['2021-02'],"
+        " min_minutes: 1, max_minutes: 60, drop_outside_month: false}\n"
+    )
+    done = _prepare_cli(tmp_path, params)
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: params.yaml: data: ")
+    assert "colour" in done.stderr and len(done.stderr.splitlines()) == 1
