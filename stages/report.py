@@ -1,0 +1,301 @@
+"""Pull-request report: markdown from DVC's own diffs against the base branch, with a gate on RMSE.
+
+Run after `dvc repro` on the PR's head; exits 1 when RMSE got worse than params.yaml's `report` allows:
+
+    python -m stages.report [--base main] [--out report.md] [--images reports/pr-images]
+
+The first line is the verdict, for example
+    ❌ **Worse**: validation RMSE 7.7587 → 7.8998 (+1.82%) against main; fails the gate (at most +1%).
+then the metrics, the parameters and data files that changed, and main's and the PR's plots side by side.
+"""
+
+import argparse
+import copy
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from subprocess import PIPE, Popen
+from typing import Any
+
+import yaml
+
+from stages.errors import InputError, run
+from stages.section import check_keys, read_section
+
+Diff = dict[str, dict[str, dict[str, Any]]]  # `dvc metrics/params diff --json`: file -> name -> old, new
+PRECISION = 5  # digits after the point that `dvc metrics diff --md` keeps
+MIN_DECIMALS = 4  # evaluate writes errors with 4 decimals: show them all, trailing zeros too
+PR = "workspace"  # DVC's name for the checked-out PR in its diffs
+Images = list[tuple[str, str | None, str | None]]  # per plot: title, base image, PR image
+
+
+def number(value: Any, sign: bool = False) -> str:
+    """A metric as `dvc metrics diff --md` rounds it, with thousands separators and at least 4 decimals."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    plus = "+" if sign and value > 0 else ""
+    if isinstance(value, int):
+        return f"{plus}{value:,}"
+    whole, _, decimals = f"{round(value, PRECISION) + 0.0:,.{PRECISION}f}".partition(".")  # + 0.0: no -0
+    return f"{plus}{whole}.{decimals.rstrip('0').ljust(MIN_DECIMALS, '0')}"
+
+
+def decimal(value: float) -> Decimal:
+    """The number as written (7.7587, not 7.75869999...): a change of exactly 1% is then 1."""
+    return Decimal(repr(value))
+
+
+def percent(old: Any, new: Any) -> Decimal | None:
+    """Change from old to new in %; None unless both are numbers and old is not 0."""
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (old, new)) or old == 0:
+        return None
+    return (decimal(new) - decimal(old)) / abs(decimal(old)) * 100
+
+
+def rmse_of(metrics: Diff) -> tuple[Any, Any]:
+    """(base, PR) validation RMSE from the first metrics file that has `rmse`; None where absent."""
+    found = next((names["rmse"] for names in metrics.values() if "rmse" in names), {})
+    return found.get("old"), found.get("new")
+
+
+def gate(metrics: Diff, max_rmse_increase_pct: float) -> bool:
+    """RMSE rose by at most `max_rmse_increase_pct` %; a first PR (no RMSE at base) passes."""
+    old, new = rmse_of(metrics)
+    if new is None or old is None:
+        return new is not None
+    change = percent(old, new)
+    return new <= old if change is None else change <= decimal(max_rmse_increase_pct)
+
+
+def verdict(metrics: Diff, base: str, max_rmse_increase_pct: float) -> str:
+    """One line: better, worse or unchanged on validation RMSE, and whether the gate passes."""
+    old, new = rmse_of(metrics)
+    passed = gate(metrics, max_rmse_increase_pct)
+    mark = "✅" if passed else "❌"
+    outcome = f"{'passes' if passed else 'fails'} the gate (at most {max_rmse_increase_pct:+g}%)."
+    if new is None:
+        return f"{mark} **No RMSE**: the PR's metrics have no `rmse`; {outcome}"
+    if old is None:
+        return f"{mark} **First metrics**: validation RMSE {number(new)}, {base} has none; {outcome}"
+    if new == old:
+        return f"{mark} **Unchanged**: validation RMSE {number(new)}, as on {base}; {outcome}"
+    change = percent(old, new)
+    hidden = change is not None and not passed and round(change, 2) <= decimal(max_rmse_increase_pct)
+    shown = "" if change is None else f" ({change:+.{4 if hidden else 2}f}%)"  # not "fails at +1.00%"
+    word = "Better" if new < old else "Worse"
+    return (
+        f"{mark} **{word}**: validation RMSE {number(old)} → {number(new)}{shown} against {base}; {outcome}"
+    )
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = [header, ["---"] * len(header), *rows]
+    return "\n".join("| " + " | ".join(line) + " |" for line in lines)
+
+
+def rows(diff: Diff) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(name, entry) sorted as DVC sorts them; names carry their file when there are several."""
+    for path, names in sorted(diff.items()):
+        for name, entry in sorted(names.items()):
+            yield (name if len(diff) == 1 else f"{path}: {name}"), entry
+
+
+def metrics_table(metrics: Diff, base: str) -> str:
+    """metric | base | PR | change | change %, from `dvc metrics diff --json`."""
+    lines = []
+    for name, entry in rows(metrics):
+        old, new, diff = entry.get("old"), entry.get("new"), entry.get("diff")
+        change = percent(old, new)
+        pct = "—" if change is None else "0.00%" if change == 0 else f"{change:+.2f}%"
+        lines.append([name, number(old), number(new), number(diff, sign=True), pct])
+    return table(["metric", base, "PR", "change", "change %"], lines) if lines else "none"
+
+
+def cell(value: Any) -> str:
+    """A parameter value as code, `|` escaped; — where the revision lacks it."""
+    if value is None:
+        return "—"
+    return "`" + (value if isinstance(value, str) else json.dumps(value)).replace("|", "\\|") + "`"
+
+
+def params_table(params: Diff, base: str) -> str:
+    """param | base | PR for each parameter that changed, from `dvc params diff --json`."""
+    lines = [[name, cell(entry.get("old")), cell(entry.get("new"))] for name, entry in rows(params)]
+    return table(["param", base, "PR"], lines) if lines else "none"
+
+
+def data_changes(base_dvc: dict[str, Any] | None, pr_dvc: dict[str, Any]) -> str:
+    """Files added, removed or changed in a .dvc file's `meta.files` (name -> md5), as a list."""
+    old = ((base_dvc or {}).get("meta") or {}).get("files") or {}
+    new = (pr_dvc.get("meta") or {}).get("files") or {}
+    lines = [f"- added: `{name}`" for name in sorted(set(new) - set(old))]
+    lines += [f"- removed: `{name}`" for name in sorted(set(old) - set(new))]
+    changed = sorted(name for name in set(old) & set(new) if old[name] != new[name])
+    lines += [f"- changed: `{name}` (md5 {old[name][:8]} → {new[name][:8]})" for name in changed]
+    outs = [[out.get("md5") for out in (dvc or {}).get("outs") or []] for dvc in (base_dvc, pr_dvc)]
+    if not lines and outs[0] != outs[1]:
+        return "the data changed, but `meta.files` does not say which files"
+    return "\n".join(lines) or "none"
+
+
+def encodings(node: Any) -> Iterator[tuple[dict[str, Any], Any]]:
+    """Every (encoding, mark) in a vega-lite spec, layers included."""
+    if isinstance(node, list):
+        for item in node:
+            yield from encodings(item)
+    elif isinstance(node, dict):
+        if isinstance(node.get("encoding"), dict):
+            yield node["encoding"], node.get("mark")
+        for key, item in node.items():
+            if key != "data":
+                yield from encodings(item)
+
+
+def one_revision(spec: dict[str, Any], rev: str, label: str) -> dict[str, Any]:
+    """DVC's spec of both revisions narrowed to one, on axes that span both so the images compare."""
+    spec = copy.deepcopy(spec)
+    values = spec["data"]["values"]
+    for encoding, mark in encodings(spec):
+        for axis in (encoding.get(channel) for channel in ("x", "y")):
+            if not isinstance(axis, dict) or axis.get("type") != "quantitative" or "field" not in axis:
+                continue
+            numbers = [
+                float(row[axis["field"]]) for row in values if row.get(axis["field"]) not in (None, "")
+            ]
+            scale = axis.setdefault("scale", {})
+            bar = (mark if isinstance(mark, str) else (mark or {}).get("type")) == "bar"
+            zero = [0] if bar or scale.get("zero", True) else []  # a bar from elsewhere misleads
+            if numbers:
+                scale.update(domain=[min(*numbers, *zero), max(*numbers, *zero)], nice=True)
+    colors = spec.get("encoding", {}).get("color", {}).get("scale", {})
+    if rev in colors.get("domain", []) and len(colors.get("range", [])) == len(colors["domain"]):
+        colors["range"], colors["domain"] = [colors["range"][colors["domain"].index(rev)]], [label]
+    spec["data"]["values"] = [{**row, "rev": label} for row in values if row.get("rev") == rev]
+    return spec
+
+
+def plots_table(images: Images, base: str) -> str:
+    """base | PR, one row per plot of (title, base image, PR image), paths relative to the report."""
+    lines = [
+        [f"![{title}: {side}]({path})" if path else "—" for side, path in ((base, old), ("PR", new))]
+        for title, old, new in images
+    ]
+    return table([base, "PR"], lines) if lines else "none"
+
+
+def gate_limit(name: str, max_rmse_increase_pct: float) -> float:
+    """params.yaml's `report` section: how much RMSE may rise, in %."""
+    del name  # names the configuration in params.yaml only
+    if isinstance(max_rmse_increase_pct, bool) or not isinstance(max_rmse_increase_pct, int | float):
+        raise ValueError(f"max_rmse_increase_pct must be a number, not {max_rmse_increase_pct!r}")
+    return float(max_rmse_increase_pct)
+
+
+def report(
+    metrics: Diff, params: Diff, base_dvc: dict | None, pr_dvc: dict, plots: str, base: str, limit: float
+) -> tuple[str, bool]:
+    """The whole markdown report, and whether the gate passes."""
+    sections = [
+        verdict(metrics, base, limit),
+        f"## Metrics\n\n{metrics_table(metrics, base)}",
+        f"## Parameters that changed\n\n{params_table(params, base)}",
+        f"## Data that changed\n\n{data_changes(base_dvc, pr_dvc)}",
+        f"## Plots\n\n{plots}",
+    ]
+    return "\n\n".join(sections) + "\n", gate(metrics, limit)
+
+
+def start_diffs(base: str) -> list[tuple[list[str], Popen]]:
+    """Start `dvc metrics|params|plots diff BASE --json` side by side: each DVC takes seconds to start."""
+    commands = [["metrics", "diff", base, "--all"], ["params", "diff", base], ["plots", "diff", base]]
+    command = [sys.executable, "-m", "dvc"]
+    return [
+        (args, Popen([*command, *args, "--json"], stdout=PIPE, stderr=PIPE, text=True)) for args in commands
+    ]
+
+
+def diff_results(started: list[tuple[list[str], Popen]]) -> list[dict[str, Any]]:
+    """What each started command printed, parsed; a failure as one line."""
+    outputs = [process.communicate() for _, process in started]
+    for (args, process), (out, err) in zip(started, outputs, strict=True):
+        if process.returncode:
+            lines = (err or out).strip().splitlines() or [f"exit code {process.returncode}"]
+            raise InputError(f"dvc {' '.join(args)}", lines[-1])
+    return [json.loads(out or "{}") for out, _ in outputs]
+
+
+def yaml_at(base: str, path: Path) -> dict[str, Any] | None:
+    """A YAML file as committed at `base`; None where it did not exist."""
+    done = subprocess.run(["git", "show", f"{base}:./{path.as_posix()}"], capture_output=True, text=True)
+    return None if done.returncode else yaml.safe_load(done.stdout) or {}
+
+
+def render_plots(plots: dict[str, Any], base: str, images: Path, report_dir: Path) -> Images:
+    """Draw each plot of `dvc plots diff --json` once per revision; (title, base image, PR image)."""
+    import vl_convert
+
+    images.mkdir(parents=True, exist_ok=True)
+    drawn = []
+    for path, entries in plots.get("data", {}).items():
+        vega = next((entry for entry in entries if entry.get("type") == "vega"), None)
+        if vega is None:
+            continue
+        stem = re.sub(r"[^A-Za-z0-9_]+", "-", str(Path(path).with_suffix(""))).strip("-")
+        pair: list[str | None] = []
+        for rev, label, side in ((base, base, "base"), (PR, "PR", "pr")):
+            image = images / f"{stem}-{side}.png"
+            image.unlink(missing_ok=True)  # never show a picture left from an earlier run
+            if rev in vega["revisions"]:
+                image.write_bytes(vl_convert.vegalite_to_png(one_revision(vega["content"], rev, label)))
+            pair.append(Path(os.path.relpath(image, report_dir)).as_posix() if image.is_file() else None)
+        title = vega["content"].get("title", path)
+        drawn.append((title.get("text", path) if isinstance(title, dict) else title, *pair))
+    return drawn
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m stages.report", description=__doc__.splitlines()[0])
+    parser.add_argument("--base", default="main", help="git revision to compare with")
+    parser.add_argument("--out", type=Path, default=Path("report.md"), help="output: markdown report")
+    parser.add_argument("--images", type=Path, default=Path("reports/pr-images"), help="output: plot images")
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--data-dvc", type=Path, default=Path("data.dvc"), help="whose meta.files to compare")
+    args = parser.parse_args(argv)
+
+    section = read_section(args.params, "report")
+    check_keys(gate_limit, section, "report", args.params)
+    try:
+        limit = gate_limit(**section)
+    except ValueError as error:
+        raise InputError(args.params, f"report: {error}") from None
+    try:
+        pr_dvc = yaml.safe_load(args.data_dvc.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise InputError(args.data_dvc, f"cannot read it ({error})") from None
+    command = ["git", "rev-parse", "--verify", "--quiet", f"{args.base}^{{commit}}"]
+    if subprocess.run(command, capture_output=True).returncode:
+        raise InputError(args.base, "unknown git revision (a CI checkout needs it fetched: fetch-depth: 0)")
+    started = start_diffs(args.base)
+    import vl_convert  # a whole browser engine, started (seconds) while DVC works
+
+    vl_convert.vegalite_to_svg({"mark": "point"})
+    metrics, params, plots = diff_results(started)
+    images = render_plots(plots, args.base, args.images, args.out.parent)
+    base_dvc = yaml_at(args.base, args.data_dvc)
+    text, passed = report(metrics, params, base_dvc, pr_dvc, plots_table(images, args.base), args.base, limit)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    print(f"{text.splitlines()[0]}\nwrote {args.out}")
+    if not passed:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    run(main)
