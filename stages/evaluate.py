@@ -1,113 +1,145 @@
-"""Stage `evaluate`: score the model on the validation trips; write metrics and plot data.
+"""Stage `evaluate`: validation metrics and plot data from the model's validation predictions.
 
-    python -m stages.evaluate --model models/trip-duration.joblib --train prepared/train.parquet \
-        --val prepared/val.parquet --metrics reports/metrics.json --plots reports/plots
+    python -m stages.evaluate --predictions predictions/val.parquet --scores predictions/train.json \
+        --metrics reports/metrics.json --plots reports/plots
+
+numpy and Arrow only (no pandas, no scikit-learn): re-scoring after a model change costs little.
 """
 
 import argparse
 import itertools
 import json
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
-import joblib
 import numpy as np
-import pandas as pd
-from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error
+import pyarrow.parquet as pq
 
 from stages.atomic import atomic_path
 from stages.errors import run
 from stages.section import check_keys, read_section
+from stages.trips import to_numpy
 
-# Trip-length buckets for the error plot, in minutes (upper bound included).
+# Trip-length buckets for the error plot, in minutes: (0, 5], (5, 10], ...
 BUCKETS = [0, 5, 10, 15, 20, 30, 45, 60, float("inf")]
+Table = dict[str, list]
 
 
-def metrics(
-    train_duration: np.ndarray, train_predicted: np.ndarray, duration: np.ndarray, predicted: np.ndarray
-) -> dict[str, float | int]:
-    """Validation rmse, mae and r2, training rmse and row counts, rounded for reading and diffing."""
+def metrics(duration: np.ndarray, predicted: np.ndarray) -> dict[str, float | int]:
+    """Validation rmse, mae and r2 and the row count, rounded for reading and diffing."""
+    error = predicted - duration
+    total = np.sum((duration - duration.mean()) ** 2)
     return {
-        "rmse": round(float(root_mean_squared_error(duration, predicted)), 4),
-        "mae": round(float(mean_absolute_error(duration, predicted)), 4),
-        "r2": round(float(r2_score(duration, predicted)), 4),
-        "train_rmse": round(float(root_mean_squared_error(train_duration, train_predicted)), 4),
-        "train_rows": len(train_duration),
+        "rmse": round(float(np.sqrt(np.mean(error**2))), 4),
+        "mae": round(float(np.mean(np.abs(error))), 4),
+        "r2": round(float(1 - np.sum(error**2) / total), 4) if total > 0 else 0.0,
         "val_rows": len(duration),
     }
 
 
-def _rmse_by(groups: pd.Series, error: pd.Series) -> pd.DataFrame:
-    grouped = error.pow(2).groupby(groups, observed=True)
-    return pd.DataFrame({"rmse": grouped.mean().pow(0.5).round(4), "trips": grouped.size()})
+def _rmse_by(group: np.ndarray, error: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Groups present (0..size-1), their RMSE and their trip counts."""
+    trips = np.bincount(group, minlength=size)
+    squared = np.bincount(group, weights=error**2, minlength=size)
+    present = np.flatnonzero(trips)
+    return present, np.sqrt(squared[present] / trips[present]), trips[present]
 
 
 def plot_tables(
-    val: pd.DataFrame, predicted: np.ndarray, plot_points: int, residual_bin: float, seed: int
-) -> dict[str, pd.DataFrame]:
+    pickup: np.ndarray,
+    duration: np.ndarray,
+    predicted: np.ndarray,
+    plot_points: int,
+    residual_bin: float,
+    seed: int,
+) -> dict[str, Table]:
     """Small tables behind the plots declared in dvc.yaml, keyed by file stem."""
-    actual = val["duration"].reset_index(drop=True)
-    error = pd.Series(predicted, name="error") - actual
-    rng = np.random.default_rng(seed)
-    sample = np.sort(rng.choice(len(actual), size=min(plot_points, len(actual)), replace=False))
-    scatter = pd.DataFrame(
-        {"actual": actual.iloc[sample].round(2).to_numpy(), "predicted": np.round(predicted[sample], 2)}
+    error = predicted - duration
+    sample = np.sort(
+        np.random.default_rng(seed).choice(len(duration), min(plot_points, len(duration)), False)
     )
-    bins = (np.floor(error / residual_bin) * residual_bin).round(6)
-    residuals = bins.value_counts().sort_index().rename_axis("residual").reset_index(name="trips")
+    residual, counts = np.unique(
+        np.round(np.floor(error / residual_bin) * residual_bin, 6), return_counts=True
+    )
+    bucket = np.searchsorted(BUCKETS, duration, side="left") - 1  # right-closed buckets
+    inside = bucket >= 0
     labels = [f"{lo:g}-{hi:g} min" for lo, hi in itertools.pairwise(BUCKETS)]
-    bucket = pd.cut(actual, BUCKETS, labels=labels, right=True)
-    by_duration = _rmse_by(bucket, error).rename_axis("duration").reset_index()
-    hour = pd.to_datetime(val["pickup_datetime"]).dt.hour.reset_index(drop=True).rename("hour")
-    by_hour = _rmse_by(hour, error).reset_index()
+    buckets, bucket_rmse, bucket_trips = _rmse_by(bucket[inside], error[inside], len(labels))
+    pickup = np.asarray(pickup).astype("datetime64[us]")
+    hour = ((pickup - pickup.astype("datetime64[D]")) // np.timedelta64(1, "h")).astype(np.int64)
+    hours, hour_rmse, hour_trips = _rmse_by(hour, error, 24)
     return {
-        "predicted_vs_actual": scatter,
-        "residuals": residuals,
-        "error_by_duration": by_duration,
-        "error_by_hour": by_hour,
+        "predicted_vs_actual": {
+            "actual": np.round(duration[sample], 2).tolist(),
+            "predicted": np.round(predicted[sample], 2).tolist(),
+        },
+        "residuals": {"residual": residual.tolist(), "trips": counts.tolist()},
+        "error_by_duration": {
+            "duration": [labels[i] for i in buckets],
+            "rmse": np.round(bucket_rmse, 4).tolist(),
+            "trips": bucket_trips.tolist(),
+        },
+        "error_by_hour": {
+            "hour": hours.tolist(),
+            "rmse": np.round(hour_rmse, 4).tolist(),
+            "trips": hour_trips.tolist(),
+        },
     }
 
 
+def to_csv(table: Table) -> str:
+    """CSV text of a table of equal-length columns (numbers and plain labels)."""
+    names: Sequence[str] = list(table)
+    rows = zip(*(table[name] for name in names), strict=True)
+    return "\n".join([",".join(names), *(",".join(map(str, row)) for row in rows)]) + "\n"
+
+
 def evaluate(
-    model: object,
-    train: pd.DataFrame,
-    val: pd.DataFrame,
+    pickup: np.ndarray,
+    duration: np.ndarray,
+    predicted: np.ndarray,
     name: str,
     plot_points: int,
     residual_bin: float,
     seed: int,
-) -> tuple[dict[str, float | int], dict[str, pd.DataFrame]]:
-    """Score `model` on raw validation trips, as a caller of the published model would."""
+) -> tuple[dict[str, float | int], dict[str, Table]]:
+    """Validation metrics and plot tables from the model's predictions."""
     del name  # names the configuration in params.yaml and `dvc exp show` only
-    predicted = model.predict(val)
-    scores = metrics(
-        train["duration"].to_numpy(), model.predict(train), val["duration"].to_numpy(), predicted
-    )
-    return scores, plot_tables(val, predicted, plot_points, residual_bin, seed)
+    tables = plot_tables(pickup, duration, predicted, plot_points, residual_bin, seed)
+    return metrics(duration, predicted), tables
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--train", required=True, help="prepared training trips")
-    parser.add_argument("--val", required=True, help="prepared validation trips")
+    parser.add_argument("--predictions", required=True, help="validation trips with predictions")
+    parser.add_argument("--scores", required=True, help="training scores from the train stage")
     parser.add_argument("--metrics", required=True, help="output: metrics JSON")
     parser.add_argument("--plots", required=True, help="output: folder of plot CSVs")
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args(argv)
 
     section = read_section(args.params, "evaluate")
-    check_keys(evaluate, {"model": None, "train": None, "val": None, **section}, "evaluate", args.params)
-    model = joblib.load(args.model)
-    train, val = pd.read_parquet(args.train), pd.read_parquet(args.val)
-    scores, tables = evaluate(model, train, val, **section)
+    arrays = dict.fromkeys(("pickup", "duration", "predicted"))
+    check_keys(evaluate, {**arrays, **section}, "evaluate", args.params)
+    table = pq.ParquetFile(args.predictions).read()
+    pickup, duration, predicted = (to_numpy(table[c]) for c in ("pickup_datetime", "duration", "predicted"))
+    scores, tables = evaluate(pickup, duration, predicted, **section)
+    train_scores = json.loads(Path(args.scores).read_text(encoding="utf-8"))
+    scores = {
+        **{key: scores[key] for key in ("rmse", "mae", "r2")},
+        "train_rmse": round(train_scores["train_rmse"], 4),
+        "train_rows": train_scores["train_rows"],
+        "val_rows": scores["val_rows"],
+        "features": train_scores["features"],
+    }
 
     plots = Path(args.plots)
     if plots.exists():
         shutil.rmtree(plots)
     plots.mkdir(parents=True)
-    for stem, table in tables.items():
-        table.to_csv(plots / f"{stem}.csv", index=False)
+    for stem, rows in tables.items():
+        (plots / f"{stem}.csv").write_text(to_csv(rows), encoding="utf-8")
     with atomic_path(args.metrics) as tmp:
         tmp.write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
     print("evaluate: " + ", ".join(f"{key} {value}" for key, value in scores.items()))

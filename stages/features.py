@@ -1,88 +1,116 @@
-"""The model's feature pipeline: raw trip columns in, an encoded matrix out.
+"""The model's encoder: raw trip columns in, a feature matrix out, built directly.
 
-It is the first part of the published model, so it must handle anything a caller
-may send at prediction time: zones never seen in training, missing distances.
+It is the first step of the published model, so it handles whatever a caller sends at
+prediction time: zones never seen in training become all-zero one-hot rows (as the course's
+DictVectorizer does), missing distances take the training median.
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
-import pandas as pd
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
 from sklearn.model_selection import KFold
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, TargetEncoder
+from sklearn.preprocessing import TargetEncoder
 
-CATEGORICAL = ("zone_pair", "PULocationID", "DOLocationID", "pickup_hour", "pickup_weekday")
-NUMERIC = ("trip_distance",)
-ENCODINGS = ("onehot", "target")
-UNKNOWN = -1  # code of a missing zone: it matches no training category
+from stages.vocabulary import check_features, derive, fit_vocabulary
 
 
-def _zone(trips: pd.DataFrame, column: str) -> np.ndarray:
-    zone = pd.to_numeric(trips[column], errors="coerce")
-    return zone.fillna(UNKNOWN).to_numpy(dtype=np.int32)
+class TripEncoder(TransformerMixin, BaseEstimator):
+    """One-hot (sparse CSR) or target-encoded (dense) features from raw trip columns.
 
+    `vocabulary` (categories and medians, as stages.vocabulary.fit_vocabulary returns) fixes
+    what fit would otherwise learn from the training trips.
+    """
 
-def derive(trips: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """Compute the named feature columns from raw trip columns."""
-    derived = {}
-    for column in columns:
-        if column == "zone_pair":
-            # One integer per (pickup, dropoff) pair: the course's "PU_DO" string, without strings.
-            pickup, dropoff = _zone(trips, "PULocationID"), _zone(trips, "DOLocationID")
-            pair = pickup * 1000 + dropoff
-            derived[column] = np.where((pickup < 0) | (dropoff < 0), UNKNOWN, pair)
-        elif column in ("PULocationID", "DOLocationID"):
-            derived[column] = _zone(trips, column)
-        elif column in ("pickup_hour", "pickup_weekday"):
-            pickup = pd.to_datetime(trips["pickup_datetime"])
-            part = pickup.dt.hour if column == "pickup_hour" else pickup.dt.day_of_week
-            derived[column] = part.fillna(UNKNOWN).to_numpy(dtype=np.int32)
-        else:
-            derived[column] = pd.to_numeric(trips[column], errors="coerce").to_numpy(dtype=np.float64)
-    return pd.DataFrame(derived, index=trips.index)
-
-
-class TripFeatures(TransformerMixin, BaseEstimator):
-    """Turn raw trip columns into the configured categorical (int codes) and numeric columns."""
-
-    def __init__(self, categorical: Sequence[str] = ("zone_pair",), numeric: Sequence[str] = NUMERIC):
+    def __init__(
+        self,
+        categorical: Sequence[str] = ("zone_pair",),
+        numeric: Sequence[str] = ("trip_distance",),
+        encoding: str = "onehot",
+        vocabulary: dict[str, Any] | None = None,
+        seed: int = 0,
+    ) -> None:
         self.categorical = categorical
         self.numeric = numeric
+        self.encoding = encoding
+        self.vocabulary = vocabulary
+        self.seed = seed
 
-    def fit(self, trips: pd.DataFrame, y: object = None) -> "TripFeatures":
-        self.feature_names_out_ = np.array([*self.categorical, *self.numeric], dtype=object)
+    def _learn(self, trips: Any) -> dict[str, np.ndarray]:
+        check_features(self.categorical, self.numeric, self.encoding)
+        derived = derive(trips, [*self.categorical, *self.numeric])
+        vocabulary = self.vocabulary or fit_vocabulary(derived, self.categorical, self.numeric)
+        self.categories_ = {f: np.asarray(vocabulary["categories"][f], np.int32) for f in self.categorical}
+        self.medians_ = {f: float(vocabulary["medians"][f]) for f in self.numeric}
+        # code -> column, one table per categorical feature; -1 for codes never seen in training
+        self.lookups_, offset = {}, 0
+        for feature, codes in self.categories_.items():
+            table = np.full(int(codes.max()) + 1 if len(codes) else 0, -1, np.int32)
+            table[codes] = offset + np.arange(len(codes), dtype=np.int32)
+            self.lookups_[feature], offset = table, offset + len(codes)
+        width = offset if self.encoding == "onehot" else len(self.categorical)
+        self.n_features_out_ = width + len(self.numeric)
+        return derived
+
+    def _numbers(self, derived: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return [np.where(np.isnan(derived[f]), self.medians_[f], derived[f]) for f in self.numeric]
+
+    def _onehot(self, derived: dict[str, np.ndarray]) -> sp.csr_matrix:
+        n = len(next(iter(derived.values())))
+        columns, values = [], []
+        for feature in self.categorical:
+            code, table = derived[feature], self.lookups_[feature]
+            known = (code >= 0) & (code < len(table))
+            columns.append(np.where(known, table[np.where(known, code, 0)] if len(table) else -1, -1))
+            values.append(np.ones(n))
+        first = self.n_features_out_ - len(self.numeric)
+        columns += [np.full(n, first + i, np.int32) for i in range(len(self.numeric))]
+        values += self._numbers(derived)
+        indices, data = np.column_stack(columns).astype(np.int32), np.column_stack(values)
+        keep = indices >= 0
+        if keep.all():  # every row has one entry per feature: a regular layout
+            indptr = np.arange(0, indices.size + 1, indices.shape[1], dtype=np.int64)
+            indices, data = indices.ravel(), data.ravel()
+        else:
+            indptr = np.concatenate([[0], np.cumsum(keep.sum(axis=1))])
+            indices, data = indices[keep], data[keep]
+        return sp.csr_matrix((data, indices, indptr), shape=(n, self.n_features_out_))
+
+    def _codes(self, derived: dict[str, np.ndarray]) -> np.ndarray:
+        return np.column_stack([derived[f] for f in self.categorical])
+
+    def _target_encoder(self) -> TargetEncoder:
+        folds = KFold(n_splits=5, shuffle=True, random_state=self.seed)
+        categories = [self.categories_[f] for f in self.categorical]
+        return TargetEncoder(categories=categories, target_type="continuous", cv=folds)
+
+    def fit(self, trips: Any, y: Any = None) -> "TripEncoder":
+        self.fit_transform(trips, y)
         return self
 
-    def transform(self, trips: pd.DataFrame) -> pd.DataFrame:
-        return derive(trips, list(self.feature_names_out_))
+    def fit_transform(self, trips: Any, y: Any = None, **fit_params: Any) -> Any:
+        derived = self._learn(trips)
+        if self.encoding == "onehot":
+            return self._onehot(derived)
+        if not self.categorical:
+            return np.column_stack(self._numbers(derived))
+        # fit_transform cross-fits: a trip's own duration never encodes its categories.
+        self.target_encoder_ = self._target_encoder()
+        encoded = self.target_encoder_.fit_transform(self._codes(derived), np.asarray(y, np.float64))
+        return np.column_stack([encoded, *self._numbers(derived)])
 
-    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
-        return self.feature_names_out_
+    def transform(self, trips: Any) -> Any:
+        derived = derive(trips, [*self.categorical, *self.numeric])
+        if self.encoding == "onehot":
+            return self._onehot(derived)
+        encoded = [self.target_encoder_.transform(self._codes(derived))] if self.categorical else []
+        return np.column_stack([*encoded, *self._numbers(derived)])
 
-
-def make_featurizer(categorical: Sequence[str], numeric: Sequence[str], encoding: str, seed: int) -> Pipeline:
-    """An unfitted pipeline from raw trips to a matrix: one-hot (sparse) or target-encoded (dense)."""
-    unknown = sorted(set(categorical) - set(CATEGORICAL)) + sorted(set(numeric) - set(NUMERIC))
-    if unknown:
-        raise ValueError(f"unknown feature(s) {unknown}; choose from {[*CATEGORICAL, *NUMERIC]}")
-    if encoding not in ENCODINGS:
-        raise ValueError(f"unknown encoding '{encoding}'; choose from {list(ENCODINGS)}")
-    if not categorical and not numeric:
-        raise ValueError("no features selected")
-    if encoding == "onehot":
-        # Unseen categories become all-zero rows, as the course's DictVectorizer does.
-        encoder = OneHotEncoder(handle_unknown="ignore", dtype=np.float64)
-    else:
-        folds = KFold(n_splits=5, shuffle=True, random_state=seed)
-        encoder = TargetEncoder(target_type="continuous", cv=folds)
-    transformers = []
-    if categorical:
-        transformers.append(("category", encoder, list(categorical)))
-    if numeric:
-        transformers.append(("number", SimpleImputer(strategy="median"), list(numeric)))
-    columns = ColumnTransformer(transformers, sparse_threshold=1.0 if encoding == "onehot" else 0.0)
-    return Pipeline([("trip_features", TripFeatures(list(categorical), list(numeric))), ("encode", columns)])
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        if self.encoding == "onehot":
+            names = [f"{f}={code}" for f, codes in self.categories_.items() for code in codes]
+        else:
+            names = list(self.categorical)
+        return np.asarray([*names, *self.numeric], dtype=object)

@@ -1,52 +1,62 @@
-"""Stage `featurize`: fit the feature encoders on the training trips and encode them.
+"""Stage `featurize`: fit the feature vocabulary on the training trips only.
 
-    python -m stages.featurize --train prepared/train.parquet \
-        --featurizer features/featurizer.joblib --matrix features/train
+    python -m stages.featurize --train prepared/train.parquet --vocabulary features/vocabulary.json
+
+The vocabulary (the categories each feature takes in training, the medians that fill missing
+numbers) is a small JSON file: the encoder in the model is built from it, and a diff of it in
+a pull request shows which zone pairs a data change brought in. This stage needs neither
+pandas nor scikit-learn, so it starts in a fraction of a second.
 """
 
 import argparse
+import json
 
-import joblib
-import pandas as pd
-from sklearn.pipeline import Pipeline
+import pyarrow.parquet as pq
 
 from stages.atomic import atomic_path
 from stages.errors import InputError, run
-from stages.features import make_featurizer
-from stages.matrix import save_matrix
 from stages.section import check_keys, read_section
+from stages.trips import to_numpy
+from stages.vocabulary import check_features, derive, fit_vocabulary, raw_columns
 
 
 def featurize(
-    train: pd.DataFrame, name: str, categorical: list[str], numeric: list[str], encoding: str, seed: int
-) -> tuple[Pipeline, object, list[str]]:
-    """Fit the featurizer on training trips only; return it, the training matrix and column names."""
-    del name  # names the configuration in params.yaml and `dvc exp show` only
-    featurizer = make_featurizer(categorical, numeric, encoding, seed)
-    # fit_transform, not fit().transform(): target encoding cross-fits on the training rows.
-    matrix = featurizer.fit_transform(train, train["duration"])
-    return featurizer, matrix, [str(c) for c in featurizer.get_feature_names_out()]
+    trips: dict, name: str, categorical: list[str], numeric: list[str], encoding: str, seed: int
+) -> dict:
+    """The encoder's description: the feature params plus the vocabulary fitted on `trips`."""
+    check_features(categorical, numeric, encoding)
+    derived = derive(trips, [*categorical, *numeric])
+    return {
+        "name": name,
+        "categorical": list(categorical),
+        "numeric": list(numeric),
+        "encoding": encoding,
+        "seed": seed,
+        **fit_vocabulary(derived, categorical, numeric),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", required=True, help="input: prepared training trips")
-    parser.add_argument("--featurizer", required=True, help="output: fitted featurizer (joblib)")
-    parser.add_argument("--matrix", required=True, help="output: folder for the training matrix")
+    parser.add_argument("--vocabulary", required=True, help="output: the encoder's vocabulary (JSON)")
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args(argv)
 
     section = read_section(args.params, "features")
-    check_keys(featurize, {"train": None, **section}, "features", args.params)
-    train = pd.read_parquet(args.train)
+    check_keys(featurize, {"trips": None, **section}, "features", args.params)
     try:
-        featurizer, matrix, columns = featurize(train, **section)
+        check_features(section["categorical"], section["numeric"], section["encoding"])
     except ValueError as error:
         raise InputError(args.params, f"features: {error}") from error
-    save_matrix(args.matrix, matrix, columns)
-    with atomic_path(args.featurizer) as tmp:
-        joblib.dump(featurizer, tmp)
-    print(f"featurize: {matrix.shape[0]:,} rows x {matrix.shape[1]:,} features")
+    columns = raw_columns([*section["categorical"], *section["numeric"]])
+    table = pq.ParquetFile(args.train).read(columns=columns)
+    trips = {column: to_numpy(table[column]) for column in columns}
+    spec = featurize(trips, **section)
+    with atomic_path(args.vocabulary) as tmp:
+        tmp.write_text(json.dumps(spec, indent=1) + "\n", encoding="utf-8")
+    counts = ", ".join(f"{len(codes):,} {feature}" for feature, codes in spec["categories"].items())
+    print(f"featurize: {table.num_rows:,} training trips; {counts or 'no categories'}")
 
 
 if __name__ == "__main__":

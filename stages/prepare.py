@@ -1,37 +1,42 @@
 """Stage `prepare`: raw TLC months -> cleaned training and validation trips with durations.
 
-python -m stages.prepare --data-dir data --train prepared/train.parquet --val prepared/val.parquet
+    python -m stages.prepare --data-dir data --train prepared/train.parquet \
+        --val prepared/val.parquet
+
+Arrow and numpy only: months are read column-wise, filtered and written without a pandas copy.
 """
 
 import argparse
 from pathlib import Path
 
-import pandas as pd
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from stages.atomic import atomic_path
 from stages.errors import InputError, run
 from stages.section import check_keys, read_section
-from stages.trips import month_file, read_trips
+from stages.trips import from_numpy, month_file, read_trips, to_numpy
 
 PREPARED_COLUMNS = ["pickup_datetime", "PULocationID", "DOLocationID", "trip_distance", "duration"]
 
 
-def prepare(
-    trips: pd.DataFrame,
-    min_minutes: float,
-    max_minutes: float,
-    month: str | None = None,
-) -> pd.DataFrame:
+def _micros(column: pa.ChunkedArray) -> np.ndarray:
+    return to_numpy(column).view(np.int64)
+
+
+def prepare(trips: pa.Table, min_minutes: float, max_minutes: float, month: str | None = None) -> pa.Table:
     """Add `duration` in minutes; keep trips within the bounds and, if `month` is given, in it."""
-    duration = (trips["dropoff_datetime"] - trips["pickup_datetime"]).dt.total_seconds() / 60
-    keep = duration.between(min_minutes, max_minutes)
+    pickup = _micros(trips["pickup_datetime"])
+    # Seconds first, then minutes: the same float as pandas' total_seconds() / 60.
+    duration = (_micros(trips["dropoff_datetime"]) - pickup) / 1e6 / 60
+    keep = (duration >= min_minutes) & (duration <= max_minutes)
     if month is not None:
-        start = pd.Timestamp(f"{month}-01")
-        keep &= (trips["pickup_datetime"] >= start) & (
-            trips["pickup_datetime"] < start + pd.offsets.MonthBegin(1)
-        )
-    prepared = trips.loc[keep].assign(duration=duration[keep])
-    return prepared[PREPARED_COLUMNS].reset_index(drop=True)
+        start = np.datetime64(f"{month}-01", "us")
+        end = (start.astype("datetime64[M]") + 1).astype("datetime64[us]")
+        keep &= (pickup >= start.astype(np.int64)) & (pickup < end.astype(np.int64))
+    prepared = trips.append_column("duration", from_numpy(duration))
+    return prepared.take(from_numpy(np.flatnonzero(keep))).select(PREPARED_COLUMNS)
 
 
 def read_window(
@@ -41,7 +46,7 @@ def read_window(
     min_minutes: float,
     max_minutes: float,
     drop_outside_month: bool,
-) -> pd.DataFrame:
+) -> pa.Table:
     """Prepare every month of a window; a month that keeps no trip is an error naming its file."""
     if not months:
         raise InputError("params.yaml", "a data window lists no months")
@@ -49,10 +54,10 @@ def read_window(
     for month in months:
         path = month_file(data_dir, taxi, month)
         part = prepare(read_trips(path), min_minutes, max_minutes, month if drop_outside_month else None)
-        if part.empty:
+        if part.num_rows == 0:
             raise InputError(path, f"keeps no trips after filtering to {min_minutes}..{max_minutes} minutes")
         parts.append(part)
-    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    return pa.concat_tables(parts)
 
 
 def prepare_windows(
@@ -64,7 +69,7 @@ def prepare_windows(
     min_minutes: float,
     max_minutes: float,
     drop_outside_month: bool,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+) -> tuple[pa.Table, pa.Table]:
     """The training and validation trips described by params.yaml's `data` section."""
     del name  # names the configuration in params.yaml and `dvc exp show` only
     cleaning = dict(min_minutes=min_minutes, max_minutes=max_minutes, drop_outside_month=drop_outside_month)
@@ -86,8 +91,8 @@ def main(argv: list[str] | None = None) -> None:
     train, val = prepare_windows(args.data_dir, **section)
     for trips, path in ((train, args.train), (val, args.val)):
         with atomic_path(path) as tmp:
-            trips.to_parquet(tmp, index=False)
-    print(f"prepare: {len(train):,} training trips, {len(val):,} validation trips")
+            pq.write_table(trips, tmp)
+    print(f"prepare: {train.num_rows:,} training trips, {val.num_rows:,} validation trips")
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ def test_repro_gives_the_course_result_and_is_deterministic(project: Path) -> No
     assert metrics["rmse"] == pytest.approx(7.7587, abs=0.0005)
     assert (metrics["train_rows"], metrics["val_rows"]) == (73_908, 61_921)
     lock = (project / "dvc.lock").read_text()
-    for output in ("prepared", "features", "models", "reports"):
+    for output in ("prepared", "features", "models", "predictions", "reports"):
         shutil.rmtree(project / output)
     sh("dvc", "repro", "--force", cwd=project)
     assert (project / "dvc.lock").read_text() == lock

@@ -5,6 +5,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -13,7 +14,7 @@ from conftest import ROOT, at, tlc_table, write_month
 
 from stages.errors import InputError
 from stages.prepare import prepare, prepare_windows, read_window
-from stages.trips import month_file, read_trips
+from stages.trips import from_numpy, month_file, read_trips, to_numpy
 
 # Boundaries of the default 1..60 minute window: 0.5 and 61 go, 1 and 60 stay.
 BOUNDARY_TRIPS = [
@@ -28,7 +29,7 @@ WINDOW = dict(min_minutes=1, max_minutes=60, drop_outside_month=False)
 @pytest.mark.parametrize("schema", ["A", "B", "yellow"])
 def test_read_trips_gives_one_narrow_frame_for_every_schema(tmp_path: Path, schema: str) -> None:
     path = write_month(tmp_path / "m.parquet", BOUNDARY_TRIPS[:2], schema)
-    trips = read_trips(path)
+    trips = read_trips(path).to_pandas()
     expected = pd.DataFrame(
         {
             "pickup_datetime": pd.to_datetime([at(3), at(3)]).astype("datetime64[us]"),
@@ -46,9 +47,9 @@ def test_read_trips_gives_one_narrow_frame_for_every_schema(tmp_path: Path, sche
 def test_prepare_keeps_durations_within_bounds_inclusive(tmp_path: Path) -> None:
     trips = read_trips(write_month(tmp_path / "m.parquet", BOUNDARY_TRIPS))
     prepared = prepare(trips, min_minutes=1, max_minutes=60)
-    assert prepared["duration"].tolist() == [1.0, 60.0]
-    assert prepared["PULocationID"].tolist() == [3, 5]
-    assert list(prepared.columns) == [
+    assert prepared["duration"].to_pylist() == [1.0, 60.0]
+    assert prepared["PULocationID"].to_pylist() == [3, 5]
+    assert prepared.column_names == [
         "pickup_datetime",
         "PULocationID",
         "DOLocationID",
@@ -66,9 +67,9 @@ def test_prepare_drops_pickups_outside_the_month_only_when_asked(tmp_path: Path)
         (datetime(2021, 2, 1, 0, 0), 10, 1, 2, 1.0),
     ]
     trips = read_trips(write_month(tmp_path / "m.parquet", rows))
-    assert len(prepare(trips, 1, 60)) == 5
+    assert prepare(trips, 1, 60).num_rows == 5
     kept = prepare(trips, 1, 60, month="2021-01")["pickup_datetime"]
-    assert kept.tolist() == [pd.Timestamp("2021-01-01 00:00"), pd.Timestamp("2021-01-31 23:59")]
+    assert kept.to_pylist() == [datetime(2021, 1, 1, 0, 0), datetime(2021, 1, 31, 23, 59)]
 
 
 def test_windows_concatenate_months_of_different_schemas(tmp_path: Path) -> None:
@@ -83,9 +84,9 @@ def test_windows_concatenate_months_of_different_schemas(tmp_path: Path) -> None
         val_months=["2023-03"],
         **WINDOW,
     )
-    assert len(train) == 4 and len(val) == 2
-    assert train.dtypes.to_dict() == val.dtypes.to_dict()
-    assert str(train["PULocationID"].dtype) == "int16"
+    assert (train.num_rows, val.num_rows) == (4, 2)
+    assert train.schema == val.schema
+    assert train.schema.field("PULocationID").type == pa.int16()
 
 
 def _error(tmp_path: Path, month_bytes: bytes | None = None, table: pa.Table | None = None) -> str:
@@ -167,3 +168,15 @@ def test_cli_rejects_an_unknown_parameter(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stderr.startswith("error: params.yaml: data: ")
     assert "colour" in done.stderr and len(done.stderr.splitlines()) == 1
+
+
+def test_arrow_columns_reach_numpy_and_back_unchanged() -> None:
+    chunks = pa.chunked_array([pa.array([1, 2, 3], pa.int16()), pa.array([4, 5], pa.int16())])
+    assert to_numpy(chunks).tolist() == [1, 2, 3, 4, 5]
+    assert to_numpy(chunks.combine_chunks().slice(2)).tolist() == [3, 4, 5]  # an offset into the buffer
+    stamps = pa.array([datetime(2021, 1, 1, 8), datetime(2021, 1, 2)], pa.timestamp("ns"))
+    assert to_numpy(stamps).dtype == np.dtype("datetime64[us]")
+    assert from_numpy(to_numpy(stamps)).to_pylist() == [datetime(2021, 1, 1, 8), datetime(2021, 1, 2)]
+    with_nulls = to_numpy(pa.array([1.5, None]))
+    assert with_nulls[0] == 1.5 and np.isnan(with_nulls[1])
+    assert from_numpy(np.array([0.25, 2.0])).to_pylist() == [0.25, 2.0]

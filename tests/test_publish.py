@@ -38,9 +38,12 @@ def stage(deps: list[str], outs: list[str], params: dict | None = None, md5: str
 
 LOCK = {
     "prepare": stage(["data", "stages/prepare.py"], ["prepared/train.parquet", "prepared/val.parquet"]),
-    "featurize": stage(["prepared/train.parquet"], ["features/featurizer.joblib", "features/train"]),
-    "train": stage(["features/train", "features/featurizer.joblib"], ["models/trip-duration.joblib"]),
-    "evaluate": stage(["models/trip-duration.joblib", "prepared/val.parquet"], ["reports/plots"]),
+    "featurize": stage(["prepared/train.parquet"], ["features/vocabulary.json"]),
+    "train": stage(
+        ["features/vocabulary.json", "prepared/train.parquet", "prepared/val.parquet"],
+        ["models/trip-duration.joblib", "predictions/val.parquet", "predictions/train.json"],
+    ),
+    "evaluate": stage(["predictions/val.parquet", "predictions/train.json"], ["reports/plots"]),
 }
 
 

@@ -1,0 +1,1 @@
+"""Benchmark of the course's method against this pipeline: `python -m bench.run` (see bench/run.py)."""

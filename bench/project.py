@@ -1,0 +1,86 @@
+"""Throwaway copies of the project (git + DVC, own data/ folder) for timing `dvc repro`."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench.make_months import ROOT
+
+PROJECT_FILES = ("conf", "stages", "dvc.yaml", "params.yaml", "pyproject.toml")
+
+
+def project_env() -> dict[str, str]:
+    """This venv's python and dvc first on PATH; the copy's own `stages` package, not this one's."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    return {
+        **env,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+        "DVC_NO_ANALYTICS": "1",
+        "GIT_AUTHOR_NAME": "bench",
+        "GIT_AUTHOR_EMAIL": "bench@example.com",
+        "GIT_COMMITTER_NAME": "bench",
+        "GIT_COMMITTER_EMAIL": "bench@example.com",
+    }
+
+
+def sh(*command: str, cwd: Path) -> str:
+    done = subprocess.run(command, cwd=cwd, env=project_env(), capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed in {cwd}:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def local_config(remote: Path) -> str:
+    """No analytics or update checks in timed runs; a remote of its own (written here, not via dvc)."""
+    return (
+        f"[core]\n    analytics = false\n    check_update = false\n['remote \"local\"']\n    url = {remote}\n"
+    )
+
+
+def make_project(dest: Path, data_files: Sequence[Path], data: dict[str, Any]) -> Path:
+    """A fresh repo at `dest` with this pipeline, `data_files` added as data/, params `data` overridden."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    for name in PROJECT_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, dest / name)
+    (dest / "data").mkdir()
+    for path in data_files:
+        shutil.copy2(path, dest / "data" / path.name)
+    (dest / ".gitignore").write_text("__pycache__/\n")
+    update_params(dest, {"data": data})
+    sh("git", "init", "-q", "-b", "main", cwd=dest)
+    sh("dvc", "init", "-q", cwd=dest)
+    shutil.copy2(ROOT / ".dvc" / "config", dest / ".dvc" / "config")
+    (dest / ".dvc" / "config.local").write_text(local_config(dest.parent / f"{dest.name}-remote"))
+    sh("dvc", "add", "-q", "data", cwd=dest)
+    sh("git", "add", "-A", cwd=dest)
+    sh("git", "commit", "-qm", "project", cwd=dest)
+    return dest
+
+
+def read_params(project: Path) -> dict[str, Any]:
+    return yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8"))
+
+
+def update_params(project: Path, sections: dict[str, dict[str, Any]]) -> None:
+    """Set keys inside params.yaml sections; `dvc repro` reads params.yaml as it stands."""
+    params = read_params(project)
+    for section, values in sections.items():
+        params[section] = {**params[section], **values}
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+
+
+def read_metrics(project: Path) -> dict[str, Any]:
+    return json.loads((project / "reports" / "metrics.json").read_text(encoding="utf-8"))

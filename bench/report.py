@@ -1,0 +1,98 @@
+"""The benchmark's table and its targets, from measured numbers: pure functions, no I/O."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+GB = 1024  # MB per GB, as RSS is counted in KiB-based units
+
+
+@dataclass(frozen=True)
+class Result:
+    case: str
+    rows: int
+    wall_s: float
+    peak_mb: float
+    rmse: float | None
+    course: "Result | None" = None  # the course method on the same data, the baseline
+    cpu_s: float | None = None  # user + system seconds: steadier than wall time on a shared machine
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    measured: str
+    passed: bool
+    stretch: bool = False
+
+
+def speed_up(result: Result) -> float | None:
+    return result.course.wall_s / result.wall_s if result.course else None
+
+
+def memory_ratio(result: Result) -> float | None:
+    return result.peak_mb / result.course.peak_mb if result.course else None
+
+
+def _number(value: float | None, spec: str, suffix: str = "") -> str:
+    return "—" if value is None else f"{value:{spec}}{suffix}"
+
+
+def format_table(results: list[Result]) -> str:
+    """A markdown table, one line per case."""
+    lines = [
+        "| case | rows | wall s | peak RSS MB | val RMSE | speed-up vs course | memory ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for result in results:
+        cells = [
+            result.case,
+            f"{result.rows:,}",
+            f"{result.wall_s:.2f}",
+            f"{result.peak_mb:,.0f}",
+            _number(result.rmse, ".4f"),
+            _number(speed_up(result), ".2f", "x"),
+            _number(memory_ratio(result), ".2f", "x"),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def format_cpu(results: list[Result]) -> str:
+    """CPU seconds per case, for reading wall times taken on a busy machine."""
+    return "\n".join(f"- {r.case}: {r.cpu_s:.1f} CPU s" for r in results if r.cpu_s is not None)
+
+
+def check_targets(results: Mapping[str, Result], big_label: str = "3M") -> list[Target]:
+    """The targets whose cases were measured; keys: big, year, months_noop, months_params."""
+    targets: list[Target] = []
+    big, year = results.get("big"), results.get("year")
+    params, noop = results.get("months_params"), results.get("months_noop")
+    if big is not None and big.course is not None:
+        fast, lean = speed_up(big), memory_ratio(big)
+        name = f"{big_label} dvc repro"
+        targets.append(Target(f"{name} >= 5x faster than the course method", f"{fast:.2f}x", fast >= 5))
+        targets.append(Target(f"{name} >= 8x faster (stretch)", f"{fast:.2f}x", fast >= 8, stretch=True))
+        targets.append(Target(f"{name} <= half the course method's peak memory", f"{lean:.2f}x", lean <= 0.5))
+        if big.rmse is not None and big.course.rmse is not None:
+            gap = abs(big.rmse - big.course.rmse)
+            name = f"{big_label} val RMSE equal to the course method's within 0.001"
+            targets.append(Target(name, f"{gap:.4f}", gap <= 0.001))
+    if year is not None:
+        peak = year.peak_mb / GB
+        targets.append(Target("year peak memory under 24 GB", f"{peak:.1f} GB", peak < 24))
+        if big is not None:
+            times = year.wall_s / big.wall_s
+            name = f"year wall time <= 13x the {big_label} dvc repro"
+            targets.append(Target(name, f"{times:.1f}x", times <= 13))
+    if params is not None and params.course is not None:
+        name = "course months: params-only change <= the course method's full run"
+        measured = f"{params.wall_s:.2f} s vs {params.course.wall_s:.2f} s"
+        targets.append(Target(name, measured, params.wall_s <= params.course.wall_s))
+    if noop is not None:
+        name = "course months: no-op dvc repro < 1.5 s"
+        targets.append(Target(name, f"{noop.wall_s:.2f} s", noop.wall_s < 1.5))
+    return targets
+
+
+def format_targets(targets: list[Target]) -> str:
+    return "\n".join(f"{'PASS' if t.passed else 'FAIL'}  {t.name}: {t.measured}" for t in targets)

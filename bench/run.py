@@ -1,0 +1,148 @@
+"""Benchmark: the course's method against this pipeline's `dvc repro`, on real and on large months.
+
+    python -m bench.run [--rows 3000000] [--year] [--workdir /tmp/nyc-bench] [--seed 0] [--strict]
+
+Builds resampled TLC months of --rows rows once (cached in the workdir by seed and rows), then
+times, each as its own process tree: the course method and a from-scratch `dvc repro` on them;
+on the real course months (2021-01, 2021-02) the course method, a from-scratch `dvc repro`, a
+no-op one, a params-only change and its undoing (restored from DVC's run-cache). Prints a
+markdown table and PASS/FAIL per target; exits non-zero on a FAIL only with --strict.
+Progress goes to stderr, the report to stdout.
+"""
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from bench.make_months import ROOT, build_months, cache_folder, mirror_dir, month_path
+from bench.measure import Measured, measure
+from bench.project import make_project, project_env, read_metrics, read_params, update_params
+from bench.report import Result, check_targets, format_cpu, format_table, format_targets
+
+COURSE_TRAIN, COURSE_VAL = "2021-01", "2021-02"
+# Resampled months carry an impossible year so they are never taken for real TLC months.
+BIG_TRAIN, BIG_VAL = "2099-01", "2099-02"
+YEAR_TRAIN = [f"2098-{month:02d}" for month in range(1, 13)]
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def checked(measured: Measured, what: str) -> Measured:
+    if measured.returncode != 0:
+        raise RuntimeError(f"{what} failed ({measured.returncode}):\n{measured.stdout}\n{measured.stderr}")
+    return measured
+
+
+def summary(measured: Measured) -> str:
+    return (
+        f"{measured.wall_s:.2f} s ({measured.cpu_s:.1f} CPU s), {measured.peak_mb:,.0f} MB "
+        f"(largest process {measured.largest_process_mb:,.0f} MB, tree {measured.tree_mb:,.0f} MB)"
+    )
+
+
+def rows_in(paths: list[Path]) -> int:
+    return sum(pq.ParquetFile(path).metadata.num_rows for path in paths)
+
+
+def run_course(case: str, train: Path, val: Path) -> Result:
+    """The course method as one process, on one training and one validation file."""
+    log(f"running: {case}")
+    command = [sys.executable, "-m", "bench.course", "--train", str(train), "--val", str(val)]
+    measured = checked(measure(command, ROOT, project_env()), case)
+    report = json.loads(measured.stdout.strip().splitlines()[-1])
+    log(f"  {summary(measured)}; phases {report['seconds']}")
+    rows = rows_in([train])
+    return Result(case, rows, measured.wall_s, measured.peak_mb, report["rmse"], cpu_s=measured.cpu_s)
+
+
+def run_repro(case: str, project: Path, rows: int, course: Result | None) -> Result:
+    """One whole `dvc repro` in `project`; the RMSE is read from its metrics file."""
+    log(f"running: {case}")
+    dvc = str(Path(sys.executable).parent / "dvc")
+    measured = checked(measure([dvc, "repro"], project, project_env()), case)
+    ran = [line.split("'")[1] for line in measured.stdout.splitlines() if line.startswith("Running stage")]
+    log(f"  {summary(measured)}; stages run: {ran}")
+    rmse = read_metrics(project)["rmse"]
+    return Result(case, rows, measured.wall_s, measured.peak_mb, rmse, course, measured.cpu_s)
+
+
+def course_months_cases(mirror: Path, projects: Path) -> dict[str, Result]:
+    train, val = month_path(mirror, COURSE_TRAIN), month_path(mirror, COURSE_VAL)
+    course = run_course(f"course method, {COURSE_TRAIN} / {COURSE_VAL}", train, val)
+    window = {"train_months": [COURSE_TRAIN], "val_months": [COURSE_VAL]}
+    project = make_project(projects / "course-months", [train, val], window)
+    rows = rows_in([train])
+    results = {"months_course": course}
+    results["months_repro"] = run_repro("dvc repro from scratch, course months", project, rows, course)
+    results["months_noop"] = run_repro("no-op dvc repro, course months", project, rows, course)
+    update_params(project, {"model": {"fit_intercept": False}})
+    results["months_params"] = run_repro("params-only change (fit_intercept false)", project, rows, course)
+    update_params(project, {"model": {"fit_intercept": True}})
+    case = "params change back (from run-cache)"
+    results["months_revert"] = run_repro(case, project, rows, course)
+    return results
+
+
+def size_label(rows: int) -> str:
+    return f"{rows / 1e6:g}M" if rows >= 1_000_000 else f"{rows:,}-row"
+
+
+def big_cases(mirror: Path, workdir: Path, rows: int, seed: int, year: bool) -> dict[str, Result]:
+    folder = cache_folder(workdir, rows, seed)
+    log(f"months: {folder} (built where missing)")
+    train, val = build_months(mirror, folder, [BIG_TRAIN], [BIG_VAL], rows, seed)
+    label = size_label(rows)
+    course = run_course(f"course method, {label} month", train, val)
+    window = {"train_months": [BIG_TRAIN], "val_months": [BIG_VAL]}
+    project = make_project(workdir / "projects" / "big", [train, val], window)
+    results = {"big_course": course}
+    results["big"] = run_repro(f"dvc repro from scratch, {label} month", project, rows, course)
+    if year:
+        *months, val = build_months(mirror, folder, YEAR_TRAIN, [BIG_VAL], rows, seed)
+        window = {"train_months": YEAR_TRAIN, "val_months": [BIG_VAL]}
+        project = make_project(workdir / "projects" / "year", [*months, val], window)
+        case = f"dvc repro from scratch, year (12 x {label})"
+        results["year"] = run_repro(case, project, rows_in(months), None)
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=3_000_000, help="rows per resampled month")
+    parser.add_argument("--year", action="store_true", help="also a year of 12 resampled training months")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/nyc-bench"))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--mirror", type=Path, default=None, help="TLC files (default: $TLC_MIRROR)")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
+    args = parser.parse_args(argv)
+    mirror = (args.mirror or mirror_dir()).resolve()
+    workdir = args.workdir.resolve()
+
+    load_before = f"{os.getloadavg()[0]:.2f}"
+    results = course_months_cases(mirror, workdir / "projects")
+    results.update(big_cases(mirror, workdir, args.rows, args.seed, args.year))
+    order = ["big_course", "big", "year", "months_course", "months_repro", "months_noop"]
+    order += ["months_params", "months_revert"]
+    params = read_params(ROOT)
+    print(f"\nrows per resampled month {args.rows:,}, seed {args.seed}, {os.cpu_count()} cores")
+    print(f"load average before / after: {load_before} / {os.getloadavg()[0]:.2f}")
+    print(f"features {params['features']}\nmodel {params['model']}\n")
+    table = [results[key] for key in order if key in results]
+    print(format_table(table))
+    print("\nCPU seconds (user + system of each process tree):")
+    print(format_cpu(table))
+    targets = check_targets(results, size_label(args.rows))
+    print()
+    print(format_targets(targets))
+    if args.strict and any(not t.passed and not t.stretch for t in targets):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

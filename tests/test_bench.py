@@ -1,0 +1,156 @@
+"""The benchmark's correctness (never its timings): resampled months, the course baseline, the table."""
+
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from conftest import ROOT, at, env, tlc_table, write_month
+
+from bench.course import run_course
+from bench.make_months import (
+    SOURCE_MONTHS,
+    build_months,
+    load_pool,
+    month_path,
+    move_into_month,
+    resample_month,
+)
+from bench.report import Result, check_targets, format_cpu, format_table, format_targets
+
+US = np.timedelta64(1, "us")
+MINUTE = 60_000_000 * US
+
+# (pickup, minutes, PU, DO, distance): distance is unique, so each output row names its source row.
+SOURCE_TRIPS = [
+    (at(15, 8), 20, 74, 75, 1.0),  # mid-month: keeps its day and time
+    (at(1, 0), 1, 1, 2, 2.0),  # first minute of the month
+    (at(31, 23) + timedelta(minutes=50), 30, 3, 4, 3.0),  # would end after the month
+    (datetime(2009, 1, 1, 0, 3), 12, 5, 6, 4.0),  # TLC's stray pickups outside the month
+    (at(10, 12), -5, 7, 8, 5.0),  # dropoff before pickup
+    (at(20, 9), 23 * 60, 9, 10, 6.0),  # most of a day
+]
+
+
+@pytest.fixture
+def pool(tmp_path: Path):
+    return load_pool([write_month(tmp_path / "green_tripdata_2021-01.parquet", SOURCE_TRIPS)])
+
+
+def test_move_into_month_keeps_durations_and_in_month_offsets() -> None:
+    start = np.datetime64("2099-02-01T00:00", "us")
+    offset = np.array([14 * 24 * 60, 30 * 24 * 60 + 23 * 60 + 50, 10]) * MINUTE
+    duration = np.array([20, 30, -5]) * MINUTE
+    pickup, dropoff = move_into_month(offset, duration, "2099-02")
+    assert pickup[0] == np.datetime64("2099-02-15T00:00", "us")  # Jan 15 -> Feb 15
+    assert list(dropoff - pickup) == list(duration)
+    assert (np.minimum(pickup, dropoff) >= start).all()
+    assert (np.maximum(pickup, dropoff) < np.datetime64("2099-03-01T00:00", "us")).all()
+
+
+def test_a_trip_longer_than_the_month_is_refused() -> None:
+    with pytest.raises(ValueError, match="longer than 2099-02"):
+        move_into_month(np.array([0]) * MINUTE, np.array([29 * 24 * 60]) * MINUTE, "2099-02")
+
+
+def test_resample_gives_the_rows_asked_for_in_the_tlc_schema_inside_the_month(pool) -> None:
+    month = resample_month(pool, 1_000, "2099-02", seed=3)
+    assert month.num_rows == 1_000
+    assert month.schema.equals(tlc_table(SOURCE_TRIPS).schema)
+    pickup = month["lpep_pickup_datetime"].to_numpy()
+    dropoff = month["lpep_dropoff_datetime"].to_numpy()
+    start, end = np.datetime64("2099-02-01", "us"), np.datetime64("2099-03-01", "us")
+    assert (pickup >= start).all() and (pickup < end).all()
+    assert (dropoff >= start).all() and (dropoff < end).all()
+    minutes = {trip[4]: trip[1] for trip in SOURCE_TRIPS}
+    distance = month["trip_distance"].to_numpy()
+    assert list((dropoff - pickup) / MINUTE) == [minutes[d] for d in distance]
+    assert set(distance) == set(minutes)  # 1,000 draws from 6 rows reach every row
+    mid_month = pickup[distance == 1.0]
+    assert (mid_month == np.datetime64("2099-02-15T08:00", "us")).all()
+
+
+def test_resample_is_seeded(pool) -> None:
+    assert resample_month(pool, 50, "2099-02", seed=1).equals(resample_month(pool, 50, "2099-02", seed=1))
+    assert not resample_month(pool, 50, "2099-02", seed=1).equals(resample_month(pool, 50, "2099-02", seed=2))
+
+
+def test_built_months_are_tlc_files_and_are_cached(mirror: Path, tmp_path: Path) -> None:
+    train, val = build_months(mirror, tmp_path, ["2099-01"], ["2099-02"], rows=5_000, seed=0)
+    assert (train.name, val.name) == ("green_tripdata_2099-01.parquet", "green_tripdata_2099-02.parquet")
+    source = pq.read_schema(month_path(mirror, SOURCE_MONTHS[0]))
+    for path, month in ((train, "2099-01"), (val, "2099-02")):
+        meta = pq.ParquetFile(path)
+        assert meta.metadata.num_rows == 5_000
+        assert meta.schema_arrow.equals(source)
+        assert meta.metadata.row_group(0).column(0).compression == "SNAPPY"
+        pickup = pq.read_table(path, columns=["lpep_pickup_datetime"])[0].to_numpy()
+        assert str(pickup.min())[:7] == month and str(pickup.max())[:7] == month
+    stamp = train.stat().st_mtime_ns
+    assert build_months(mirror, tmp_path, ["2099-01"], ["2099-02"], rows=5_000, seed=0)[0] == train
+    assert train.stat().st_mtime_ns == stamp
+
+
+def test_course_method_gives_the_course_result(mirror: Path) -> None:
+    report = run_course(month_path(mirror, "2021-01"), month_path(mirror, "2021-02"))
+    assert (report["train_rows"], report["val_rows"], report["features"]) == (73_908, 61_921, 13_221)
+    assert report["rmse"] == pytest.approx(7.7587, abs=0.0005)
+
+
+COURSE = Result("course method, 3M month", 3_000_000, 40.0, 2_400.0, 7.1234)
+REPRO = Result("dvc repro from scratch, 3M month", 3_000_000, 5.0, 1_000.0, 7.12341, COURSE)
+MONTHS_COURSE = Result("course method, 2021-01 / 2021-02", 76_518, 2.0, 300.0, 7.7587)
+NOOP = Result("no-op dvc repro, course months", 76_518, 1.6, 60.0, 7.7587, MONTHS_COURSE, cpu_s=1.3)
+
+
+def test_table_has_one_line_per_case_with_ratios_against_the_course() -> None:
+    assert format_table([COURSE, REPRO, NOOP]).splitlines() == [
+        "| case | rows | wall s | peak RSS MB | val RMSE | speed-up vs course | memory ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        "| course method, 3M month | 3,000,000 | 40.00 | 2,400 | 7.1234 | — | — |",
+        "| dvc repro from scratch, 3M month | 3,000,000 | 5.00 | 1,000 | 7.1234 | 8.00x | 0.42x |",
+        "| no-op dvc repro, course months | 76,518 | 1.60 | 60 | 7.7587 | 1.25x | 0.20x |",
+    ]
+
+
+def test_cpu_seconds_are_listed_where_measured() -> None:
+    assert format_cpu([COURSE, NOOP]) == "- no-op dvc repro, course months: 1.3 CPU s"
+
+
+def test_targets_pass_and_fail_on_hand_made_numbers() -> None:
+    year = Result("dvc repro from scratch, year (12 x 3M)", 36_000_000, 70.0, 30_000.0, 7.0)
+    params = Result("params-only change", 76_518, 2.5, 300.0, 13.9, MONTHS_COURSE)
+    targets = check_targets({"big": REPRO, "year": year, "months_noop": NOOP, "months_params": params})
+    assert format_targets(targets).splitlines() == [
+        "PASS  3M dvc repro >= 5x faster than the course method: 8.00x",
+        "PASS  3M dvc repro >= 8x faster (stretch): 8.00x",
+        "PASS  3M dvc repro <= half the course method's peak memory: 0.42x",
+        "PASS  3M val RMSE equal to the course method's within 0.001: 0.0000",
+        "FAIL  year peak memory under 24 GB: 29.3 GB",
+        "FAIL  year wall time <= 13x the 3M dvc repro: 14.0x",
+        "FAIL  course months: params-only change <= the course method's full run: 2.50 s vs 2.00 s",
+        "FAIL  course months: no-op dvc repro < 1.5 s: 1.60 s",
+    ]
+
+
+def test_targets_only_cover_measured_cases() -> None:
+    assert check_targets({}) == []
+    names = [target.name for target in check_targets({"months_noop": NOOP})]
+    assert names == ["course months: no-op dvc repro < 1.5 s"]
+
+
+def test_a_tiny_benchmark_runs_end_to_end(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "bench.run", "--rows", "20000", "--workdir", str(tmp_path)]
+    done = subprocess.run(command, cwd=ROOT, env=env(), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    table = [line for line in lines if line.startswith("| ")]
+    assert table[0].startswith("| case | rows | wall s | peak RSS MB | val RMSE |")
+    rows = {line.split(" | ")[0][2:]: line.split(" | ") for line in table[1:]}
+    assert rows["course method, 20,000-row month"][4] == rows["dvc repro from scratch, 20,000-row month"][4]
+    assert rows["dvc repro from scratch, course months"][4] == "7.7587"
+    assert len(rows) == 7
+    assert any(line.startswith(("PASS  ", "FAIL  ")) for line in lines)
