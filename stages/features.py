@@ -45,9 +45,11 @@ class TripEncoder(TransformerMixin, BaseEstimator):
         self.categories_ = {f: np.asarray(vocabulary["categories"][f], np.int32) for f in self.categorical}
         self.medians_ = {f: float(vocabulary["medians"][f]) for f in self.numeric}
         # code -> column, one table per categorical feature; -1 for codes never seen in training
+        if not all(len(codes) for codes in self.categories_.values()):
+            raise ValueError("a categorical feature has no category in the training trips")
         self.lookups_, offset = {}, 0
         for feature, codes in self.categories_.items():
-            table = np.full(int(codes.max()) + 1 if len(codes) else 0, -1, np.int32)
+            table = np.full(int(codes.max()) + 1, -1, np.int32)
             table[codes] = offset + np.arange(len(codes), dtype=np.int32)
             self.lookups_[feature], offset = table, offset + len(codes)
         width = offset if self.encoding == "onehot" else len(self.categorical)
@@ -58,25 +60,25 @@ class TripEncoder(TransformerMixin, BaseEstimator):
         return [np.where(np.isnan(derived[f]), self.medians_[f], derived[f]) for f in self.numeric]
 
     def _onehot(self, derived: dict[str, np.ndarray]) -> sp.csr_matrix:
+        # Every row gets one entry per feature, so the CSR layout is regular and built in place.
+        # An unseen category becomes an explicit 0.0 in its feature's first column: the same
+        # product as no entry at all, without a ragged layout to build.
         n = len(next(iter(derived.values())))
-        columns, values = [], []
-        for feature in self.categorical:
+        width = len(self.categorical) + len(self.numeric)
+        indices, data = np.empty((n, width), np.int32), np.empty((n, width), np.float64)
+        offset = 0
+        for j, feature in enumerate(self.categorical):
             code, table = derived[feature], self.lookups_[feature]
-            known = (code >= 0) & (code < len(table))
-            columns.append(np.where(known, table[np.where(known, code, 0)] if len(table) else -1, -1))
-            values.append(np.ones(n))
-        first = self.n_features_out_ - len(self.numeric)
-        columns += [np.full(n, first + i, np.int32) for i in range(len(self.numeric))]
-        values += self._numbers(derived)
-        indices, data = np.column_stack(columns).astype(np.int32), np.column_stack(values)
-        keep = indices >= 0
-        if keep.all():  # every row has one entry per feature: a regular layout
-            indptr = np.arange(0, indices.size + 1, indices.shape[1], dtype=np.int64)
-            indices, data = indices.ravel(), data.ravel()
-        else:
-            indptr = np.concatenate([[0], np.cumsum(keep.sum(axis=1))])
-            indices, data = indices[keep], data[keep]
-        return sp.csr_matrix((data, indices, indptr), shape=(n, self.n_features_out_))
+            column = table[np.clip(code, 0, len(table) - 1)]
+            known = (code >= 0) & (code < len(table)) & (column >= 0)
+            indices[:, j] = np.where(known, column, offset)
+            data[:, j] = known
+            offset += len(self.categories_[feature])
+        for j, values in enumerate(self._numbers(derived), start=len(self.categorical)):
+            indices[:, j] = offset + j - len(self.categorical)
+            data[:, j] = values
+        indptr = np.arange(0, n * width + 1, width, dtype=np.int64)
+        return sp.csr_matrix((data.ravel(), indices.ravel(), indptr), shape=(n, self.n_features_out_))
 
     def _codes(self, derived: dict[str, np.ndarray]) -> np.ndarray:
         return np.column_stack([derived[f] for f in self.categorical])

@@ -260,7 +260,12 @@ def compare(
         with tempfile.TemporaryDirectory() as tmp:
             out = str(Path(tmp) / "champion.joblib")
             command("dvc", "artifacts", "get", ".", artifact, "--rev", champion, "-o", out)
-            champion_rmse = val_rmse(out, val)
+            try:  # a model pickled by older code may not load with this code
+                champion_rmse = val_rmse(out, val)
+            except Exception as error:
+                problem = f"{stage} model {champion} cannot be scored by this code ({error!r})"
+                advice = f"; compare by hand, then: gto assign {artifact} --version {version} --stage {stage}"
+                raise InputError(f"{artifact}@{champion}", problem + advice) from error
     promoted = champion == version or should_promote(challenger_rmse, champion_rmse, tolerance)
     return Decision(stage, challenger_rmse, champion, champion_rmse, tolerance, promoted)
 
