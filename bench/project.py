@@ -37,15 +37,15 @@ def sh(*command: str, cwd: Path) -> str:
     return done.stdout
 
 
-def local_config(remote: Path) -> str:
-    """No analytics or update checks in timed runs; a remote of its own (written here, not via dvc)."""
-    return (
-        f"[core]\n    analytics = false\n    check_update = false\n['remote \"local\"']\n    url = {remote}\n"
-    )
+# No analytics or update checks: nothing reaches for the network during timed runs or tests.
+LOCAL_CONFIG = "[core]\n    analytics = false\n    check_update = false\n"
 
 
-def make_project(dest: Path, data_files: Sequence[Path], data: dict[str, Any]) -> Path:
-    """A fresh repo at `dest` with this pipeline, `data_files` added as data/, params `data` overridden."""
+def make_project(
+    dest: Path, data_files: Sequence[Path], data: dict[str, Any] | None = None, remote: Path | None = None
+) -> Path:
+    """A fresh git + DVC repo at `dest`: this pipeline, `data_files` added as data/, params `data`
+    overridden, and a local DVC remote (committed in .dvc/config, so clones find it too)."""
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
@@ -59,11 +59,14 @@ def make_project(dest: Path, data_files: Sequence[Path], data: dict[str, Any]) -
     for path in data_files:
         shutil.copy2(path, dest / "data" / path.name)
     (dest / ".gitignore").write_text("__pycache__/\n")
-    update_params(dest, {"data": data})
+    if data:
+        update_params(dest, {"data": data})
     sh("git", "init", "-q", "-b", "main", cwd=dest)
     sh("dvc", "init", "-q", cwd=dest)
     shutil.copy2(ROOT / ".dvc" / "config", dest / ".dvc" / "config")
-    (dest / ".dvc" / "config.local").write_text(local_config(dest.parent / f"{dest.name}-remote"))
+    remote = remote or dest.parent / f"{dest.name}-remote"
+    sh("dvc", "remote", "modify", "local", "url", str(remote), cwd=dest)
+    (dest / ".dvc" / "config.local").write_text(LOCAL_CONFIG)
     sh("dvc", "add", "-q", "data", cwd=dest)
     sh("git", "add", "-A", cwd=dest)
     sh("git", "commit", "-qm", "project", cwd=dest)

@@ -6,15 +6,16 @@ DictVectorizer does), missing distances take the training median.
 """
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.model_selection import KFold
-from sklearn.preprocessing import TargetEncoder
 
 from stages.vocabulary import check_features, derive, fit_vocabulary
+
+if TYPE_CHECKING:
+    from sklearn.preprocessing import TargetEncoder
 
 
 class TripEncoder(TransformerMixin, BaseEstimator):
@@ -83,7 +84,11 @@ class TripEncoder(TransformerMixin, BaseEstimator):
     def _codes(self, derived: dict[str, np.ndarray]) -> np.ndarray:
         return np.column_stack([derived[f] for f in self.categorical])
 
-    def _target_encoder(self) -> TargetEncoder:
+    def _target_encoder(self) -> "TargetEncoder":
+        # Imported here: only tree models use it, and the import costs start-up time.
+        from sklearn.model_selection import KFold
+        from sklearn.preprocessing import TargetEncoder
+
         folds = KFold(n_splits=5, shuffle=True, random_state=self.seed)
         categories = [self.categories_[f] for f in self.categorical]
         return TargetEncoder(categories=categories, target_type="continuous", cv=folds)

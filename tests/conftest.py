@@ -1,7 +1,6 @@
 """Shared fixtures: the offline TLC mirror, small TLC-shaped files, throwaway project copies."""
 
 import os
-import shutil
 import subprocess
 import sys
 from datetime import datetime, timedelta
@@ -10,6 +9,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
+from bench.project import make_project as copy_project
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -91,28 +92,7 @@ def at(day: int, hour: int = 8, month: int = 1, year: int = 2021) -> datetime:
     return datetime(year, month, day, hour)
 
 
-PROJECT_FILES = ["conf", "stages", "dvc.yaml", "params.yaml", "data.dvc", "pyproject.toml"]
-
-
 def make_project(dest: Path, months: list[str]) -> Path:
     """A fresh git + DVC repo holding this project's pipeline and `months` from the mirror."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in PROJECT_FILES:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, dest / name)
-    (dest / "data").mkdir()
-    for month in months:
-        shutil.copy2(mirror_dir() / f"green_tripdata_{month}.parquet", dest / "data")
-    (dest / ".gitignore").write_text("__pycache__/\n/prepared/\n/features/\n/models/\n")
-    (dest / "data.dvc").unlink()
-    sh("git", "init", "-q", "-b", "main", cwd=dest)
-    sh("dvc", "init", "-q", cwd=dest)
-    shutil.copy2(ROOT / ".dvc" / "config", dest / ".dvc" / "config")
-    sh("dvc", "remote", "modify", "local", "url", str(dest.parent / "remote"), cwd=dest)
-    sh("dvc", "add", "-q", "data", cwd=dest)
-    sh("git", "add", "-A", cwd=dest)
-    sh("git", "commit", "-qm", "project", cwd=dest)
-    return dest
+    files = [mirror_dir() / f"green_tripdata_{month}.parquet" for month in months]
+    return copy_project(dest, files, remote=dest.parent / "remote")
