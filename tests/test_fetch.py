@@ -118,7 +118,7 @@ class ShortBody(http.server.BaseHTTPRequestHandler):
         self.wfile.write(b"0123456789")
 
     def log_message(self, *args: object) -> None:
-        pass
+        """Keep the server quiet: test output shows only what the tests assert."""
 
 
 def test_dir_md5_is_what_dvc_add_writes(reference_dvc: str) -> None:
