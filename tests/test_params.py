@@ -297,7 +297,7 @@ def test_sync_keeps_comments_and_key_order(project: Path) -> None:
         "conf/model/lasso.yaml: model.alpha 0.001 -> 0.0005",
     ]
     lasso = (CONF / "model/lasso.yaml").read_text()
-    assert "alpha: 0.001        # stronger penalties" in lasso
+    assert "alpha: 0.001        # validation RMSE" in lasso  # the comment sync must keep
     expected = lasso.replace("alpha: 0.001        #", "alpha: 0.0005       #")
     assert (project / "conf/model/lasso.yaml").read_text() == expected
     assert_synced(project, edited)
