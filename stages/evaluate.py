@@ -20,6 +20,7 @@ from stages.atomic import atomic_path
 from stages.errors import run
 from stages.section import check_keys, read_section
 from stages.trips import to_numpy
+from stages.vocabulary import derive
 
 # Trip-length buckets for the error plot, in minutes: (0, 5], (5, 10], ...
 BUCKETS = [0, 5, 10, 15, 20, 30, 45, 60, float("inf")]
@@ -66,8 +67,7 @@ def plot_tables(
     inside = bucket >= 0
     labels = [f"{lo:g}-{hi:g} min" for lo, hi in itertools.pairwise(BUCKETS)]
     buckets, bucket_rmse, bucket_trips = _rmse_by(bucket[inside], error[inside], len(labels))
-    pickup = np.asarray(pickup).astype("datetime64[us]")
-    hour = ((pickup - pickup.astype("datetime64[D]")) // np.timedelta64(1, "h")).astype(np.int64)
+    hour = derive({"pickup_datetime": pickup}, ["pickup_hour"])["pickup_hour"]
     hours, hour_rmse, hour_trips = _rmse_by(hour, error, 24)
     return {
         "predicted_vs_actual": {

@@ -94,7 +94,9 @@ class TripEncoder(TransformerMixin, BaseEstimator):
         return TargetEncoder(categories=categories, target_type="continuous", cv=folds)
 
     def fit(self, trips: Any, y: Any = None) -> "TripEncoder":
-        self.fit_transform(trips, y)
+        derived = self._learn(trips)
+        if self.encoding == "target" and self.categorical:
+            self.target_encoder_ = self._target_encoder().fit(self._codes(derived), np.asarray(y, np.float64))
         return self
 
     def fit_transform(self, trips: Any, y: Any = None, **fit_params: Any) -> Any:

@@ -22,7 +22,6 @@ import hashlib
 import http.client
 import json
 import os
-import re
 import subprocess
 import sys
 import urllib.error
@@ -30,19 +29,20 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from ruamel.yaml import YAML, YAMLError
 from ruamel.yaml.comments import CommentedMap
 
 from stages.atomic import atomic_path, write_atomic
 from stages.errors import InputError, run
+from stages.trips import MONTH, file_name
 
 TLC_URL = "https://d37ci6vzurychx.cloudfront.net/trip-data/"
 OFFLINE_HINT = (
     "set TLC_MIRROR to a folder or base URL that holds the TLC files"
     " (offline: TLC_MIRROR=../shared/data/nyc-tlc)"
 )
-MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 CHUNK_BYTES = 1 << 20
 TIMEOUT_S = 60  # per socket operation: a stalled server fails the run instead of hanging it
 
@@ -53,10 +53,6 @@ def check_month(month: str) -> str:
     if not MONTH.fullmatch(month):
         raise InputError(month, "not a month: expected YYYY-MM, like 2021-01")
     return month
-
-
-def file_name(taxi: str, month: str) -> str:
-    return f"{taxi}_tripdata_{month}.parquet"
 
 
 def mirror_folder(base: str) -> Path | None:
@@ -161,9 +157,14 @@ def read_dvc_file(dvc_file: Path) -> dict:
     return content if isinstance(content, dict) else {}
 
 
+def meta_files(content: dict[str, Any] | None) -> dict[str, str]:
+    """meta.files of a parsed .dvc file: file name -> md5; empty when it has none."""
+    return ((content or {}).get("meta") or {}).get("files") or {}
+
+
 def recorded_files(dvc_file: Path) -> dict[str, str]:
     """meta.files of a .dvc file: file name -> md5; empty when it has none."""
-    files = (read_dvc_file(dvc_file).get("meta") or {}).get("files") or {}
+    files = meta_files(read_dvc_file(dvc_file))
     if not isinstance(files, dict) or not all(isinstance(md5, str) for md5 in files.values()):
         raise InputError(dvc_file, "meta.files must map file names to md5 strings")
     return files

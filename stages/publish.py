@@ -45,6 +45,8 @@ from sklearn.metrics import root_mean_squared_error
 
 from stages.atomic import atomic_path
 from stages.errors import InputError, run
+from stages.fetch import meta_files
+from stages.section import read_yaml
 
 FIRST_VERSION = "v0.1.0"
 SEMVER = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
@@ -125,8 +127,7 @@ def should_promote(challenger_rmse: float, champion_rmse: float | None, toleranc
 
 def data_months(dvc_file: dict[str, Any]) -> list[str]:
     """Months of the files a .dvc file records in meta.files, e.g. ["2021-01", "2021-02"]."""
-    files = ((dvc_file.get("meta") or {}).get("files")) or {}
-    return sorted({month for name in files for month in MONTH.findall(name)})
+    return sorted({month for name in meta_files(dvc_file) for month in MONTH.findall(name)})
 
 
 def model_card(
@@ -215,13 +216,6 @@ def version_tags(artifact: str, *points_at: str) -> list[str]:
 def lock_stages(rev: str) -> dict[str, Any]:
     shown = subprocess.run(["git", "show", f"{rev}:dvc.lock"], capture_output=True, text=True)
     return (yaml.safe_load(shown.stdout) or {}).get("stages", {}) if shown.returncode == 0 else {}
-
-
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    try:
-        return yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as error:
-        raise InputError(path, f"cannot read ({error})") from error
 
 
 def choose_version(artifact: str, model_path: str) -> tuple[str, str, bool]:

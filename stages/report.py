@@ -25,7 +25,8 @@ from typing import Any
 import yaml
 
 from stages.errors import InputError, run
-from stages.section import check_keys, read_section
+from stages.fetch import meta_files
+from stages.section import check_keys, read_section, read_yaml
 
 Diff = dict[str, dict[str, dict[str, Any]]]  # `dvc metrics/params diff --json`: file -> name -> old, new
 PRECISION = 5  # digits after the point that `dvc metrics diff --md` keeps
@@ -133,8 +134,7 @@ def params_table(params: Diff, base: str) -> str:
 
 def data_changes(base_dvc: dict[str, Any] | None, pr_dvc: dict[str, Any]) -> str:
     """Files added, removed or changed in a .dvc file's `meta.files` (name -> md5), as a list."""
-    old = ((base_dvc or {}).get("meta") or {}).get("files") or {}
-    new = (pr_dvc.get("meta") or {}).get("files") or {}
+    old, new = meta_files(base_dvc), meta_files(pr_dvc)
     lines = [f"- added: `{name}`" for name in sorted(set(new) - set(old))]
     lines += [f"- removed: `{name}`" for name in sorted(set(old) - set(new))]
     changed = sorted(name for name in set(old) & set(new) if old[name] != new[name])
@@ -275,10 +275,7 @@ def main(argv: list[str] | None = None) -> None:
         limit = gate_limit(**section)
     except ValueError as error:
         raise InputError(args.params, f"report: {error}") from None
-    try:
-        pr_dvc = yaml.safe_load(args.data_dvc.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as error:
-        raise InputError(args.data_dvc, f"cannot read it ({error})") from None
+    pr_dvc = read_yaml(args.data_dvc)
     command = ["git", "rev-parse", "--verify", "--quiet", f"{args.base}^{{commit}}"]
     if subprocess.run(command, capture_output=True).returncode:
         raise InputError(args.base, "unknown git revision (a CI checkout needs it fetched: fetch-depth: 0)")

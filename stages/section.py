@@ -10,12 +10,17 @@ import yaml
 from stages.errors import InputError
 
 
+def read_yaml(path: str | Path, what: str = "it") -> dict[str, Any]:
+    """A YAML file's content (empty as {}); unreadable or invalid is a one-line error."""
+    try:
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise InputError(path, f"cannot read {what} ({error})") from error
+
+
 def read_section(params_path: str | Path, section: str) -> dict[str, Any]:
     """Return params.yaml's `section` as a dict."""
-    try:
-        params = yaml.safe_load(Path(params_path).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as error:
-        raise InputError(params_path, f"cannot read parameters ({error})") from error
+    params = read_yaml(params_path, "parameters")
     if not isinstance(params.get(section), dict):
         raise InputError(params_path, f"has no '{section}' section")
     return params[section]

@@ -9,17 +9,22 @@ import pyarrow.parquet as pq
 
 from stages.errors import InputError
 
-MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 ZONES = ("PULocationID", "DOLocationID")
 # Only these columns are read: the rest of a TLC file (fares, flags...) is never loaded.
 COLUMNS = ("pickup_datetime", "dropoff_datetime", *ZONES, "trip_distance")
 
 
+def file_name(taxi: str, month: str) -> str:
+    """TLC's name for one month's file, e.g. green_tripdata_2021-01.parquet."""
+    return f"{taxi}_tripdata_{month}.parquet"
+
+
 def month_file(data_dir: str | Path, taxi: str, month: str) -> Path:
     """Path of one month's raw TLC file, e.g. data/green_tripdata_2021-01.parquet."""
-    if not MONTH.match(str(month)):
+    if not MONTH.fullmatch(str(month)):
         raise InputError(data_dir, f"'{month}' is not a month in the form YYYY-MM")
-    return Path(data_dir) / f"{taxi}_tripdata_{month}.parquet"
+    return Path(data_dir) / file_name(taxi, month)
 
 
 def _source_columns(path: Path, schema: pa.Schema) -> dict[str, str]:
