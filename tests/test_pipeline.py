@@ -112,3 +112,18 @@ def test_bad_month_fails_in_one_line_and_leaves_the_model_alone(project: Path, d
     )
     assert md5(project / MODEL) == model
     assert (project / "dvc.lock").read_text() == lock
+
+
+def test_bad_model_parameter_fails_in_one_line_and_leaves_the_model_alone(project: Path) -> None:
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["model"]["positive"] = True  # LinearRegression(positive=True) takes no sparse input
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    model, lock = md5(project / MODEL), (project / "dvc.lock").read_text()
+    done = sh("dvc", "repro", cwd=project, check=False)
+    assert done.returncode != 0
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert errors == [
+        "error: params.yaml: model: LinearRegression needs dense input; set features.encoding=target"
+    ]
+    assert md5(project / MODEL) == model
+    assert (project / "dvc.lock").read_text() == lock
