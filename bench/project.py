@@ -13,11 +13,11 @@ import yaml
 
 from bench.make_months import ROOT
 
-PROJECT_FILES = ("conf", "stages", "dvc.yaml", "params.yaml", "pyproject.toml")
+PROJECT_FILES = ("conf", "stages", "trip_duration", "dvc.yaml", "params.yaml", "pyproject.toml")
 
 
 def project_env() -> dict[str, str]:
-    """This venv's python and dvc first on PATH; the copy's own `stages` package, not this one's."""
+    """This venv's python and dvc first on PATH; the copy's own stage and library code, not this one's."""
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     return {
         **env,

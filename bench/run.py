@@ -5,7 +5,7 @@
 Builds resampled TLC months of --rows rows once (cached in the workdir by seed and rows), then
 times, each as its own process tree: the course method and a from-scratch `dvc repro` on them;
 on the real course months (2021-01, 2021-02) the course method, a from-scratch `dvc repro`, a
-no-op one, a params-only change and its undoing (a rerun: train's outputs persist, so no run-cache). Prints a
+no-op one, a params-only change and its undoing (restored from DVC's run-cache). Prints a
 markdown table and PASS/FAIL per target; exits non-zero on a FAIL only with --strict.
 Progress goes to stderr, the report to stdout.
 """
@@ -84,7 +84,7 @@ def course_months_cases(mirror: Path, projects: Path) -> dict[str, Result]:
     update_params(project, {"model": {"fit_intercept": False}})
     results["months_params"] = run_repro("params-only change (fit_intercept false)", project, rows, course)
     update_params(project, {"model": {"fit_intercept": True}})
-    case = "params change back"
+    case = "params change back (run-cache)"
     results["months_revert"] = run_repro(case, project, rows, course)
     return results
 

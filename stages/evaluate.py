@@ -16,27 +16,16 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from stages.atomic import atomic_path
-from stages.errors import run
-from stages.section import check_keys, read_section
-from stages.trips import to_numpy
-from stages.vocabulary import derive
+from trip_duration import metrics
+from trip_duration.errors import run
+from trip_duration.features import pickup_hour
+from trip_duration.files import write_text
+from trip_duration.params import check_keys, read_section
+from trip_duration.tlc import to_numpy
 
 # Trip-length buckets for the error plot, in minutes: (0, 5], (5, 10], ...
 BUCKETS = [0, 5, 10, 15, 20, 30, 45, 60, float("inf")]
 Table = dict[str, list]
-
-
-def metrics(duration: np.ndarray, predicted: np.ndarray) -> dict[str, float | int]:
-    """Validation rmse, mae and r2 and the row count, rounded for reading and diffing."""
-    error = predicted - duration
-    total = np.sum((duration - duration.mean()) ** 2)
-    return {
-        "rmse": round(float(np.sqrt(np.mean(error**2))), 4),
-        "mae": round(float(np.mean(np.abs(error))), 4),
-        "r2": round(float(1 - np.sum(error**2) / total), 4) if total > 0 else 0.0,
-        "val_rows": len(duration),
-    }
 
 
 def _rmse_by(group: np.ndarray, error: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -65,9 +54,13 @@ def plot_tables(
     )
     bucket = np.searchsorted(BUCKETS, duration, side="left") - 1  # right-closed buckets
     inside = bucket >= 0
-    labels = [f"{lo:g}-{hi:g} min" for lo, hi in itertools.pairwise(BUCKETS)]
+    # Zero-padded, so that the plot's text axis sorts the buckets by length: 05-10 before 10-15.
+    labels = [
+        f"{lo:02g}-{hi:02g} min" if hi < BUCKETS[-1] else f"{lo:02g}+ min"
+        for lo, hi in itertools.pairwise(BUCKETS)
+    ]
     buckets, bucket_rmse, bucket_trips = _rmse_by(bucket[inside], error[inside], len(labels))
-    hour = derive({"pickup_datetime": pickup}, ["pickup_hour"])["pickup_hour"]
+    hour = pickup_hour({"pickup_datetime": pickup}).ravel()
     hours, hour_rmse, hour_trips = _rmse_by(hour, error, 24)
     return {
         "predicted_vs_actual": {
@@ -107,7 +100,8 @@ def evaluate(
     """Validation metrics and plot tables from the model's predictions."""
     del name  # names the configuration in params.yaml and `dvc exp show` only
     tables = plot_tables(pickup, duration, predicted, plot_points, residual_bin, seed)
-    return metrics(duration, predicted), tables
+    scores = metrics.scores(duration, predicted)
+    return {**{key: scores[key] for key in ("rmse", "mae", "r2")}, "val_rows": len(duration)}, tables
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -140,8 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     plots.mkdir(parents=True)
     for stem, rows in tables.items():
         (plots / f"{stem}.csv").write_text(to_csv(rows), encoding="utf-8")
-    with atomic_path(args.metrics) as tmp:
-        tmp.write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
+    write_text(args.metrics, json.dumps(scores, indent=2) + "\n")
     print("evaluate: " + ", ".join(f"{key} {value}" for key, value in scores.items()))
 
 

@@ -13,10 +13,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from stages.atomic import atomic_path
-from stages.errors import InputError, run
-from stages.section import check_keys, read_section
-from stages.trips import from_numpy, month_file, read_trips, to_numpy
+from trip_duration.errors import InputError, run
+from trip_duration.files import atomic_path
+from trip_duration.params import check_keys, read_section
+from trip_duration.tlc import from_numpy, month_file, read_trips, to_numpy
 
 PREPARED_COLUMNS = ["pickup_datetime", "PULocationID", "DOLocationID", "trip_distance", "duration"]
 

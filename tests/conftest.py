@@ -41,9 +41,17 @@ def env() -> dict[str, str]:
     }
 
 
+BIN = Path(sys.executable).parent  # this environment's dvc, gto and trip-duration
+
+
 def sh(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    """Run a command (dvc, git, python -m ...) in `cwd`; output captured as text."""
-    command = [sys.executable, "-m", *args[1:]] if args[0] == "python" else list(args)
+    """Run a command (dvc, git, trip-duration, python -m ...) in `cwd`; output captured as text."""
+    if args[0] == "python":
+        command = [sys.executable, "-m", *args[1:]]
+    elif (BIN / args[0]).is_file():
+        command = [str(BIN / args[0]), *args[1:]]
+    else:
+        command = list(args)
     done = subprocess.run(command, cwd=cwd, env=env(), capture_output=True, text=True)
     if check and done.returncode != 0:
         raise AssertionError(f"{' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")

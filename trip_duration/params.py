@@ -5,21 +5,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from stages.errors import InputError
-
-
-def read_yaml(path: str | Path, what: str = "it") -> dict[str, Any]:
-    """A YAML file's content (empty as {}); unreadable or invalid is a one-line error."""
-    try:
-        return yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as error:
-        raise InputError(path, f"cannot read {what} ({error})") from error
+from trip_duration.errors import InputError
+from trip_duration.files import read_yaml
 
 
 def read_section(params_path: str | Path, section: str) -> dict[str, Any]:
-    """Return params.yaml's `section` as a dict."""
+    """params.yaml's `section` as a dict."""
     params = read_yaml(params_path, "parameters")
     if not isinstance(params.get(section), dict):
         raise InputError(params_path, f"has no '{section}' section")

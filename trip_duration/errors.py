@@ -1,4 +1,4 @@
-"""One-line errors for bad input: name the file, say the problem, exit non-zero."""
+"""One-line errors for bad input: name the file or field, say the problem, exit non-zero."""
 
 import sys
 from collections.abc import Callable
@@ -15,7 +15,7 @@ class InputError(Exception):
 
 
 def run(main: Callable[[list[str] | None], None], argv: list[str] | None = None) -> None:
-    """Call a stage's main(); turn an InputError into one line on stderr and exit code 1."""
+    """Call a command's main(); turn an InputError into one line on stderr and exit code 1."""
     try:
         main(argv)
     except InputError as error:

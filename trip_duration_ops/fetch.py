@@ -1,16 +1,10 @@
 """Fetch raw monthly NYC TLC trip files into the data folder, bytes unchanged and checked by md5.
 
-python -m stages.fetch                    # every file data.dvc records; then verify and cache them
-python -m stages.fetch 2023-04 2023-05    # named months; a new one is recorded in data.dvc
-TLC_MIRROR=../shared/data/nyc-tlc python -m stages.fetch    # from a folder or base URL instead
+trip-duration fetch                    # every file data.dvc records; then verify and cache them
+trip-duration fetch 2023-04 2023-05    # named months; a new one is recorded in data.dvc
+TLC_MIRROR=../shared/data/nyc-tlc trip-duration fetch    # from a folder or base URL instead
 
-data.dvc tracks data/ as one folder; DVC keeps its top-level `meta:` across `dvc add`, so the
-md5 of each file lives there and one month can be checked on its own:
-
-    meta:
-      source: https://d37ci6vzurychx.cloudfront.net/trip-data/
-      files:
-        green_tripdata_2021-01.parquet: 58f7622b863151fc9f4d51eff826db50
+Each file's md5 is recorded in data.dvc's meta.files (see trip_duration.catalog).
 
 Expected output, on stderr:
     [1/20] green_tripdata_2021-01.parquet  1.3 MB  already present
@@ -20,25 +14,19 @@ Expected output, on stderr:
 import argparse
 import hashlib
 import http.client
-import json
 import os
-import subprocess
 import sys
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
 
-from ruamel.yaml import YAML, YAMLError
-from ruamel.yaml.comments import CommentedMap
+from trip_duration.catalog import dir_md5, file_md5, folder_md5s, read_dvc_file, record_files, recorded_files
+from trip_duration.errors import InputError, run
+from trip_duration.files import atomic_path
+from trip_duration.tlc import MONTH, TLC_URL, file_name
 
-from stages.atomic import atomic_path, write_atomic
-from stages.errors import InputError, run
-from stages.trips import MONTH, file_name
-
-TLC_URL = "https://d37ci6vzurychx.cloudfront.net/trip-data/"
 OFFLINE_HINT = (
     "set TLC_MIRROR to a folder or base URL that holds the TLC files"
     " (offline: TLC_MIRROR=../shared/data/nyc-tlc)"
@@ -73,23 +61,6 @@ def file_source(base: str, name: str) -> str:
 
 def month_url(base: str, taxi: str, month: str) -> str:
     return file_source(base, file_name(taxi, month))
-
-
-def file_md5(path: Path) -> str:
-    with path.open("rb") as file:
-        return hashlib.file_digest(file, "md5").hexdigest()
-
-
-def folder_md5s(folder: Path) -> dict[str, str]:
-    """md5 of every file under `folder` by relative path: what meta.files records."""
-    files = sorted(path for path in folder.rglob("*") if path.is_file())
-    return {path.relative_to(folder).as_posix(): file_md5(path) for path in files}
-
-
-def dir_md5(entries: Mapping[str, str]) -> str:
-    """DVC's md5 of a folder, from the md5 of each file in it (relative path -> md5)."""
-    listing = [{"md5": md5, "relpath": name} for name, md5 in sorted(entries.items())]
-    return hashlib.md5(json.dumps(listing, sort_keys=True).encode("utf-8")).hexdigest() + ".dir"
 
 
 def file_chunks(path: Path) -> Iterator[bytes]:
@@ -145,39 +116,7 @@ def fetch_file(
         got = digest.hexdigest()
         if expected_md5 and got != expected_md5:
             raise InputError(source, f"md5 {got}, expected {expected_md5}; not saved to {data_dir}")
-        tmp.chmod(0o644)  # mkstemp makes it owner-only
     return ("fetched, md5 ok" if expected_md5 else "fetched, new"), got
-
-
-def read_dvc_file(dvc_file: Path) -> dict:
-    try:
-        content = YAML(typ="safe").load(dvc_file)
-    except YAMLError as error:
-        raise InputError(dvc_file, f"not valid YAML: {error}") from None
-    return content if isinstance(content, dict) else {}
-
-
-def meta_files(content: dict[str, Any] | None) -> dict[str, str]:
-    """meta.files of a parsed .dvc file: file name -> md5; empty when it has none."""
-    return ((content or {}).get("meta") or {}).get("files") or {}
-
-
-def recorded_files(dvc_file: Path) -> dict[str, str]:
-    """meta.files of a .dvc file: file name -> md5; empty when it has none."""
-    files = meta_files(read_dvc_file(dvc_file))
-    if not isinstance(files, dict) or not all(isinstance(md5, str) for md5 in files.values()):
-        raise InputError(dvc_file, "meta.files must map file names to md5 strings")
-    return files
-
-
-def record_files(dvc_file: Path, files: Mapping[str, str]) -> None:
-    """Add name -> md5 entries to meta.files of `dvc_file` (created if absent), keeping the rest."""
-    yaml = YAML()  # round-trip: DVC's layout and any comments stay as they are
-    content = (yaml.load(dvc_file) if dvc_file.exists() else None) or CommentedMap()
-    meta = content.setdefault("meta", CommentedMap())
-    meta.setdefault("source", TLC_URL)
-    meta["files"] = CommentedMap(sorted({**(meta.get("files") or {}), **files}.items()))
-    write_atomic(dvc_file, lambda tmp: yaml.dump(content, tmp))
 
 
 def check_folder(data_dir: Path, dvc_file: Path, recorded: Mapping[str, str], expected: str) -> None:
@@ -196,10 +135,14 @@ def check_folder(data_dir: Path, dvc_file: Path, recorded: Mapping[str, str], ex
 
 def commit_to_cache(dvc_file: Path) -> None:
     """Store the checked folder in DVC's cache, so `dvc push` and queued experiments find it."""
-    command = [sys.executable, "-m", "dvc", "commit", "--force", "--quiet", str(dvc_file)]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode:
-        raise InputError(dvc_file, f"dvc commit failed: {result.stderr or result.stdout}")
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    try:
+        with Repo() as repo:
+            repo.commit(str(dvc_file), force=True)
+    except DvcException as error:
+        raise InputError(dvc_file, f"dvc commit failed: {error}") from None
 
 
 def fetch_all(base: str, names: list[str], data_dir: Path, recorded: Mapping[str, str]) -> dict[str, str]:
@@ -226,7 +169,7 @@ def fetch_all(base: str, names: list[str], data_dir: Path, recorded: Mapping[str
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m stages.fetch", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="trip-duration fetch", description=__doc__.split("\n")[0])
     parser.add_argument("months", nargs="*", metavar="YYYY-MM", help="default: what data.dvc records")
     parser.add_argument("--taxi", choices=["green", "yellow"], default="green")
     parser.add_argument("--data-dir", type=Path, default=Path("data"))

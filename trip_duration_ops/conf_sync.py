@@ -9,22 +9,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stages.atomic import write_atomic
-from stages.errors import InputError
-from stages.params import ABSENT, Difference, Layer, show, survey
+from trip_duration.errors import InputError
+from trip_duration.files import write_atomic
+from trip_duration_ops.params import ABSENT, Difference, Source, show, survey
 
 
 @dataclass(frozen=True)
 class Edit:
     """A change to one conf/ file; `key` is the full dotted key, as in params.yaml."""
 
-    layer: Layer
+    source: Source
     key: str
     old: Any
     new: Any
 
     def __str__(self) -> str:
-        where = f"{self.layer.path}: {self.key}"
+        where = f"{self.source.path}: {self.key}"
         if self.old is ABSENT:
             return f"{where} added: {show(self.new)}"
         if self.new is ABSENT:
@@ -32,15 +32,15 @@ class Edit:
         return f"{where} {show(self.old)} -> {show(self.new)}"
 
 
-def plan(found: list[Difference], stack: list[Layer]) -> list[Edit]:
+def plan(found: list[Difference], stack: list[Source]) -> list[Edit]:
     """The file edits that make conf/ compose to params.yaml, removals first."""
     edits = []
     for difference in (difference for difference in found if not difference.group):
         key, mine = difference.key, difference.params
         if mine is ABSENT:  # from every file that sets it, or an earlier one shows through
-            edits += [Edit(layer, key, layer.values[key], mine) for layer in stack if key in layer.values]
+            edits += [Edit(source, key, source.values[key], mine) for source in stack if key in source.values]
         else:
-            edits.append(Edit(difference.layer, key, difference.conf, mine))
+            edits.append(Edit(difference.source, key, difference.conf, mine))
     return sorted(edits, key=lambda edit: edit.new is not ABSENT)
 
 
@@ -86,7 +86,7 @@ def rewrite(path: Path, edits: list[Edit]) -> None:
     yaml.preserve_quotes, yaml.width = True, 4096
     tree = yaml.load(path.read_text(encoding="utf-8")) or CommentedMap()
     for edit in edits:
-        package = edit.layer.package
+        package = edit.source.package
         parts = (edit.key.removeprefix(f"{package}.") if package else edit.key).split(".")
         if edit.new is ABSENT:
             unset(tree, parts)
@@ -129,6 +129,6 @@ def sync(conf: Path, params_path: Path, config_name: str, dry_run: bool) -> list
     if not dry_run:
         if text != original:
             write_atomic(primary, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-        for path in dict.fromkeys(edit.layer.path for edit in edits):
-            rewrite(path, [edit for edit in edits if edit.layer.path == path])
+        for path in dict.fromkeys(edit.source.path for edit in edits):
+            rewrite(path, [edit for edit in edits if edit.source.path == path])
     return changes + [str(edit) for edit in edits]

@@ -1,14 +1,19 @@
-"""Read raw TLC trip files (green `lpep_*` or yellow `tpep_*`, old or new schema) narrowly."""
+"""TLC trip files: their names and months, and reading the few columns the model needs.
+
+Reads green (`lpep_*`) or yellow (`tpep_*`) files of either schema with Arrow only: no pandas.
+"""
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from stages.errors import InputError
+from trip_duration.errors import InputError
 
+TLC_URL = "https://d37ci6vzurychx.cloudfront.net/trip-data/"
 MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 ZONES = ("PULocationID", "DOLocationID")
 # Only these columns are read: the rest of a TLC file (fares, flags...) is never loaded.
@@ -18,6 +23,11 @@ COLUMNS = ("pickup_datetime", "dropoff_datetime", *ZONES, "trip_distance")
 def file_name(taxi: str, month: str) -> str:
     """TLC's name for one month's file, e.g. green_tripdata_2021-01.parquet."""
     return f"{taxi}_tripdata_{month}.parquet"
+
+
+def months_in(names: Iterable[str]) -> list[str]:
+    """The months (YYYY-MM) that TLC file names carry, sorted and unique."""
+    return sorted({match.group(0) for name in names if (match := MONTH.search(name))})
 
 
 def month_file(data_dir: str | Path, taxi: str, month: str) -> Path:
@@ -60,7 +70,7 @@ def read_trips(path: str | Path) -> pa.Table:
     """Read the columns the model needs from one TLC file, with narrow, uniform types."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(path, "is missing (fetch it: python -m stages.fetch YYYY-MM)")
+        raise InputError(path, "is missing (fetch it: trip-duration fetch YYYY-MM)")
     try:
         # ParquetFile, not read_table: the dataset layer would import pandas (a second of start-up).
         file = pq.ParquetFile(path)

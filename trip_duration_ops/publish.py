@@ -1,23 +1,23 @@
 """Publish the model after a merge to main: register its next version, push it, promote it if no worse.
 
-    python -m stages.publish --val prepared/val.parquet --metrics reports/metrics.json \
-        --card reports/model-card.md [--push] [--tolerance 0.0]
+    trip-duration publish [--push] [--tolerance 0.0] [--card reports/model-card.md]
 
 Run from the repository root, in a clone with full history and tags, on a committed and reproduced
-pipeline (`dvc status` clean). Steps:
+pipeline (`dvc status` clean). Paths come from dvc.yaml (`artifacts` and `vars`). Steps:
 1. `dvc push`: the model and its data reach the DVC remote before any tag names them;
-2. `gto register`: tag HEAD `trip-duration@vX.Y.Z`, unless a version already points at HEAD;
+2. register HEAD with GTO (`trip-duration@vX.Y.Z`, GTO's own bump), unless a version is at HEAD;
 3. champion/challenger: score the version GTO shows in `prod` and HEAD's model on HEAD's validation
-   trips; `gto assign --stage prod` when challenger RMSE <= champion RMSE + tolerance (no prod: promote);
+   trips; assign `prod` when challenger RMSE <= champion RMSE + tolerance (no prod: promote);
 4. write the model card; with --push, fetch tags from origin first and push the artifact's tags last.
 A second run on the same commit registers and assigns nothing: it finds the version at HEAD.
 
 Version rule, from what each stage ran with in dvc.lock (command, md5 of every dependency, params)
 at the previous version and at HEAD:
 - first version: v0.1.0;
-- minor when a stage upstream of the model changed (`prepare`, `featurize`): other data in data.dvc,
-  months, cleaning or feature params or code, i.e. the model sees different inputs;
-- patch when only the stage that writes the model changed (`train`): estimator, hyperparameters, code;
+- minor when a stage upstream of the model changed (`prepare`): other data in data.dvc, months,
+  cleaning, or its code, i.e. the model sees different trips;
+- patch when only the stage that writes the model changed (`train`): features, estimator,
+  hyperparameters, code;
 - no new version when neither changed (docs, tests, `evaluate`): HEAD's model is the previous version's.
 
 Expected output (a better model, then a worse one):
@@ -29,28 +29,19 @@ Expected output (a better model, then a worse one):
 
 import argparse
 import json
-import re
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import joblib
-import pandas as pd
 import yaml
-from sklearn.metrics import root_mean_squared_error
 
-from stages.atomic import atomic_path
-from stages.errors import InputError, run
-from stages.fetch import meta_files
-from stages.section import read_yaml
-
-FIRST_VERSION = "v0.1.0"
-SEMVER = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
-MONTH = re.compile(r"\d{4}-\d{2}")
+from trip_duration import metrics, registry
+from trip_duration.catalog import data_months
+from trip_duration.errors import InputError, run
+from trip_duration.files import read_yaml, write_text
 
 
 @dataclass(frozen=True)
@@ -63,25 +54,6 @@ class Decision:
     champion_rmse: float | None
     tolerance: float
     promoted: bool
-
-
-def semver(version: str) -> tuple[int, int, int]:
-    if not (match := SEMVER.match(version)):
-        raise ValueError(f"'{version}' is not a version like v1.2.3")
-    major, minor, patch = map(int, match.groups())
-    return major, minor, patch
-
-
-def next_version(previous: str | None, bump: str) -> str:
-    """The version after `previous` for a "minor" or "patch" bump; v0.1.0 when there is none."""
-    if previous is None:
-        return FIRST_VERSION
-    major, minor, patch = semver(previous)
-    if bump == "minor":
-        return f"v{major}.{minor + 1}.0"
-    if bump == "patch":
-        return f"v{major}.{minor}.{patch + 1}"
-    raise ValueError(f"unknown bump '{bump}'; expected minor or patch")
 
 
 def model_lineage(stages: dict[str, Any], model_path: str) -> tuple[str, set[str]]:
@@ -123,11 +95,6 @@ def bump_kind(changed: Iterable[str], model_stage: str, upstream: set[str]) -> s
 def should_promote(challenger_rmse: float, champion_rmse: float | None, tolerance: float = 0.0) -> bool:
     """Promote when there is no champion or the challenger is no worse, within `tolerance` minutes."""
     return champion_rmse is None or challenger_rmse <= champion_rmse + tolerance
-
-
-def data_months(dvc_file: dict[str, Any]) -> list[str]:
-    """Months of the files a .dvc file records in meta.files, e.g. ["2021-01", "2021-02"]."""
-    return sorted({month for name in meta_files(dvc_file) for month in MONTH.findall(name)})
 
 
 def model_card(
@@ -189,71 +156,66 @@ def model_card(
 ## Use
 
 ```
-dvc artifacts get {origin} {artifact} --rev {version} -o model.joblib
+trip-duration get --repo {origin} --version {version} -o {artifact}.joblib
 ```
 """
 
 
-def command(*args: str) -> str:
-    """Run git, dvc or gto (from this Python's environment); its stdout, or one error line on failure."""
-    tool = {"dvc": [sys.executable, "-m", "dvc"], "gto": [sys.executable, "-m", "gto.cli"]}.get(args[0])
-    done = subprocess.run([*(tool or [args[0]]), *args[1:]], capture_output=True, text=True)
+def git(*args: str) -> str:
+    """git's stdout; a failure is one error line."""
+    done = subprocess.run(["git", *args], capture_output=True, text=True)
     if done.returncode != 0:
         lines = (done.stderr or done.stdout).strip().splitlines() or [f"exit code {done.returncode}"]
-        raise InputError(" ".join(args[:2]), lines[-1])
+        raise InputError(f"git {args[0]}", lines[-1])
     return done.stdout.strip()
 
 
-def version_tags(artifact: str, *points_at: str) -> list[str]:
-    """Registered versions of `artifact` (git tags artifact@vX.Y.Z), lowest first; `points_at` a commit."""
-    at = ["--points-at", *points_at] if points_at else []
-    versions = [
-        tag.split("@", 1)[1] for tag in command("git", "tag", "--list", *at, f"{artifact}@v*").split()
-    ]
-    return sorted((version for version in versions if SEMVER.match(version)), key=semver)
-
-
 def lock_stages(rev: str) -> dict[str, Any]:
-    shown = subprocess.run(["git", "show", f"{rev}:dvc.lock"], capture_output=True, text=True)
-    return (yaml.safe_load(shown.stdout) or {}).get("stages", {}) if shown.returncode == 0 else {}
+    """dvc.lock's stages as committed at `rev`; empty where it has none."""
+    done = subprocess.run(["git", "show", f"{rev}:dvc.lock"], capture_output=True, text=True)
+    return (yaml.safe_load(done.stdout) or {}).get("stages", {}) if done.returncode == 0 else {}
 
 
-def choose_version(artifact: str, model_path: str) -> tuple[str, str, bool]:
-    """HEAD's version, how it follows from the previous one, and whether it is still to be registered."""
+def choose_version(artifact: str, model_path: str) -> tuple[str | None, str, str | None]:
+    """(version at HEAD or None, how HEAD's model follows from the previous version, bump or None)."""
     head_lock = lock_stages("HEAD")
     try:
         model_stage, upstream = model_lineage(head_lock, model_path)
     except ValueError as error:
         raise InputError("dvc.lock", str(error)) from error
-    at_head = version_tags(artifact, "HEAD")
-    earlier = [v for v in version_tags(artifact) if not at_head or semver(v) < semver(at_head[-1])]
-    if not earlier:
-        return (at_head or [FIRST_VERSION])[-1], "first version", not at_head
-    previous = earlier[-1]
+    at_head = registry.version_at(".", git("rev-parse", "HEAD"), artifact)
+    previous = registry.latest_version(".", artifact)
+    if at_head is not None:
+        return at_head, "registered earlier", None
+    if previous is None:
+        return None, "first version", "minor"
     changed = changed_stages(lock_stages(f"{artifact}@{previous}"), head_lock)
     bump = bump_kind(changed, model_stage, upstream)
     if bump is None:
-        return (at_head or [previous])[-1], f"model unchanged since {previous}", False
-    stages = ", ".join(sorted(changed & (upstream | {model_stage})))
-    how = f"{bump}: {stages} changed since {previous}"
-    return (at_head or [next_version(previous, bump)])[-1], how, not at_head
+        return previous, f"model unchanged since {previous}", None
+    return (
+        None,
+        f"{bump}: {', '.join(sorted(changed & (upstream | {model_stage})))} changed since {previous}",
+        bump,
+    )
 
 
-def val_rmse(model_path: str | Path, val: pd.DataFrame) -> float:
-    return float(root_mean_squared_error(val["duration"], joblib.load(model_path).predict(val)))
+def val_rmse(model_path: str | Path, val: Any) -> float:
+    from trip_duration.model import load_model
+
+    return metrics.rmse(val["duration"], load_model(model_path).predict(val))
 
 
 def compare(
-    artifact: str, stage: str, version: str, model_path: str, val: pd.DataFrame, tolerance: float
+    artifact: str, stage: str, version: str, challenger_rmse: float, val: Any, tolerance: float
 ) -> Decision:
-    """Score HEAD's model and, unless it is HEAD's version, the one GTO shows in `stage`, on `val`."""
-    registry = json.loads(command("gto", "show", "--json") or "{}")
-    champion = (registry.get(artifact) or {}).get("stage", {}).get(stage)
-    challenger_rmse, champion_rmse = val_rmse(model_path, val), None
+    """Score, unless it is HEAD's version, the model GTO shows in `stage` on `val`, against HEAD's."""
+    champion = registry.stage_version(".", stage, artifact)
+    champion_rmse = None
     if champion is not None and champion != version:
         with tempfile.TemporaryDirectory() as tmp:
-            out = str(Path(tmp) / "champion.joblib")
-            command("dvc", "artifacts", "get", ".", artifact, "--rev", champion, "-o", out)
+            out = Path(tmp) / "champion.joblib"
+            registry.download(registry.locate(".", version=champion, name=artifact), ".", out)
             try:  # a model pickled by older code may not load with this code
                 champion_rmse = val_rmse(out, val)
             except Exception as error:
@@ -264,12 +226,37 @@ def compare(
     return Decision(stage, challenger_rmse, champion, champion_rmse, tolerance, promoted)
 
 
+def pipeline_paths(dvc_yaml: str, artifact: str) -> tuple[str, str, str]:
+    """The model, validation trips and metrics paths that dvc.yaml declares."""
+    from dvc.repo import Repo
+
+    with Repo() as repo:
+        declared = {
+            name: found for found_in in repo.artifacts.read().values() for name, found in found_in.items()
+        }
+    if artifact not in declared:
+        raise InputError(dvc_yaml, f"declares no artifact '{artifact}'")
+    paths: dict[str, str] = {}
+    for entry in read_yaml(dvc_yaml).get("vars") or []:
+        paths.update((entry or {}).get("paths") or {} if isinstance(entry, dict) else {})
+    missing = [key for key in ("val", "metrics") if key not in paths]
+    if missing:
+        raise InputError(dvc_yaml, f"vars.paths lacks {', '.join(missing)}")
+    return declared[artifact].path, paths["val"], paths["metrics"]
+
+
+def workspace_is_clean() -> bool:
+    from dvc.repo import Repo
+
+    with Repo() as repo:
+        stale = repo.status()
+    return not stale and not git("status", "--porcelain", "--untracked-files=no")
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--val", required=True, help="validation trips both models are scored on")
-    parser.add_argument("--metrics", required=True, help="metrics JSON of HEAD's model")
-    parser.add_argument("--card", required=True, help="output: model card (markdown)")
-    parser.add_argument("--artifact", default="trip-duration", help="name in dvc.yaml's artifacts")
+    parser = argparse.ArgumentParser(prog="trip-duration publish", description=__doc__.splitlines()[0])
+    parser.add_argument("--card", default="reports/model-card.md", help="output: model card (%(default)s)")
+    parser.add_argument("--artifact", default=registry.ARTIFACT, help="name in dvc.yaml's artifacts")
     parser.add_argument("--stage", default="prod")
     parser.add_argument("--tolerance", type=float, default=0.0, help="minutes of RMSE a challenger may lose")
     parser.add_argument("--push", action="store_true", help="fetch tags from origin first, push them last")
@@ -279,43 +266,60 @@ def main(argv: list[str] | None = None) -> None:
     artifact, stage = args.artifact, args.stage
 
     if args.push:
-        command("git", "fetch", "--tags", "origin")
-    status = subprocess.run([sys.executable, "-m", "dvc", "status", "-q"], capture_output=True)
-    if status.returncode or command("git", "status", "--porcelain", "--untracked-files=no"):
+        git("fetch", "--tags", "origin")
+    if not workspace_is_clean():
         raise InputError("dvc.lock", "workspace differs from HEAD: run dvc repro, commit, then publish")
-    model_path = ((read_yaml("dvc.yaml").get("artifacts") or {}).get(artifact) or {}).get("path")
-    if model_path is None:
-        raise InputError("dvc.yaml", f"declares no artifact '{artifact}' with a path")
-    version, how, new = choose_version(artifact, model_path)
-    command("dvc", "push", "-q")  # before any tag names the model, so consumers can always fetch it
-    decision = compare(artifact, stage, version, model_path, pd.read_parquet(args.val), args.tolerance)
+    model_path, val_path, metrics_path = pipeline_paths("dvc.yaml", artifact)
+    version, how, bump = choose_version(artifact, model_path)
+    from dvc.repo import Repo
+
+    with Repo() as repo:  # before any tag names the model, so consumers can always fetch it
+        repo.push()
+    import pandas as pd
+
+    val = pd.read_parquet(val_path)
+    challenger_rmse = val_rmse(model_path, val)
+    if version is None:
+        note = f"{artifact}: {how}; val rmse {challenger_rmse:.4f}"
+        version = registry.register(".", "HEAD", bump, note, artifact)
+        print(f"publish: {artifact}@{version} registered ({how})")
+    else:
+        print(f"publish: {artifact}@{version} already registered ({how})")
+    decision = compare(artifact, stage, version, challenger_rmse, val, args.tolerance)
     rmse, champion = f"val rmse {decision.challenger_rmse:.4f}", decision.champion
-    if new:
-        note = f"{artifact} {version}: {how}; {rmse}"
-        command("gto", "register", artifact, "HEAD", "--version", version, "-m", note)
-    print(f"publish: {artifact}@{version} {'registered' if new else 'already registered'} ({how})")
     if champion == version:
         print(f"publish: {version} already in {stage}")
     elif decision.promoted:
         versus = f" <= {decision.champion_rmse:.4f} of {champion}" if champion else ", no champion"
         note = f"{stage}: {version} ({rmse}{versus})"
-        command("gto", "assign", artifact, "--version", version, "--stage", stage, "-m", note)
+        registry.assign(".", version, stage, note, artifact)
         print(f"publish: {note}")
     else:
         print(f"publish: {stage} stays on {champion} ({rmse} > {decision.champion_rmse:.4f})")
 
-    git_origin = subprocess.run(["git", "remote", "get-url", "origin"], capture_output=True, text=True)
-    metrics = json.loads(Path(args.metrics).read_text(encoding="utf-8"))
-    commit = command("git", "rev-list", "-n", "1", f"{artifact}@{version}")  # HEAD unless model unchanged
-    origin, months = git_origin.stdout.strip() or ".", data_months(read_yaml(args.data_dvc))
+    origin = subprocess.run(["git", "remote", "get-url", "origin"], capture_output=True, text=True)
+    scores = json.loads(Path(metrics_path).read_text(encoding="utf-8"))
+    commit = git("rev-list", "-n", "1", f"{artifact}@{version}")  # HEAD unless the model is unchanged
+    months = data_months(read_yaml(args.data_dvc))
     card = model_card(
-        artifact, version, commit, origin, how, metrics, read_yaml(args.params), months, decision
+        artifact,
+        version,
+        commit,
+        origin.stdout.strip() or ".",
+        how,
+        scores,
+        read_yaml(args.params),
+        months,
+        decision,
     )
-    with atomic_path(args.card) as tmp:
-        tmp.write_text(card, encoding="utf-8")
+    write_text(args.card, card)
     if args.push:  # every tag of the artifact: also those an earlier, failed run left unpushed
-        refs = [f"refs/tags/{artifact}{sign}*:refs/tags/{artifact}{sign}*" for sign in "@#"]
-        command("git", "push", "-q", "origin", *refs)
+        git(
+            "push",
+            "-q",
+            "origin",
+            *[f"refs/tags/{artifact}{sign}*:refs/tags/{artifact}{sign}*" for sign in "@#"],
+        )
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 Run after `dvc repro` on the PR's head; exits 1 when RMSE got worse than params.yaml's `report` allows:
 
-    python -m stages.report [--base main] [--out report.md] [--images reports/pr-images]
+    trip-duration report [--base main] [--out report.md] [--images reports/pr-images]
 
 The first line is the verdict, for example
     ❌ **Worse**: validation RMSE 7.7587 → 7.8998 (+1.82%) against main; fails the gate (at most +1%).
@@ -24,9 +24,10 @@ from typing import Any
 
 import yaml
 
-from stages.errors import InputError, run
-from stages.fetch import meta_files
-from stages.section import check_keys, read_section, read_yaml
+from trip_duration.catalog import meta_files
+from trip_duration.errors import InputError, run
+from trip_duration.files import read_yaml
+from trip_duration.params import check_keys, read_section
 
 Diff = dict[str, dict[str, dict[str, Any]]]  # `dvc metrics/params diff --json`: file -> name -> old, new
 PRECISION = 5  # digits after the point that `dvc metrics diff --md` keeps
@@ -190,6 +191,23 @@ def plots_table(images: Images, base: str) -> str:
     return table([base, "PR"], lines) if lines else "none"
 
 
+def out_md5(lock: dict[str, Any] | None, path: str) -> str | None:
+    """The md5 a dvc.lock records for the output `path`; None where it records none."""
+    outs = [out for stage in ((lock or {}).get("stages") or {}).values() for out in stage.get("outs") or []]
+    return next((out.get("md5") for out in outs if out.get("path") == path), None)
+
+
+def comparability(base_lock: dict[str, Any] | None, pr_lock: dict[str, Any], val_path: str, base: str) -> str:
+    """A warning when the PR validates on other trips than `base` does; empty when they are the same."""
+    old, new = out_md5(base_lock, val_path), out_md5(pr_lock, val_path)
+    if old is None or old == new:
+        return ""
+    return (
+        f"> [!WARNING]\n> **Not like for like**: the validation trips (`{val_path}`) differ from {base}'s,"
+        " so the RMSE change mixes a change of model with a change of trips (months, filters or data)."
+    )
+
+
 def gate_limit(name: str, max_rmse_increase_pct: float) -> float:
     """params.yaml's `report` section: how much RMSE may rise, in %."""
     del name  # names the configuration in params.yaml only
@@ -199,11 +217,19 @@ def gate_limit(name: str, max_rmse_increase_pct: float) -> float:
 
 
 def report(
-    metrics: Diff, params: Diff, base_dvc: dict | None, pr_dvc: dict, plots: str, base: str, limit: float
+    metrics: Diff,
+    params: Diff,
+    base_dvc: dict | None,
+    pr_dvc: dict,
+    plots: str,
+    base: str,
+    limit: float,
+    warning: str = "",
 ) -> tuple[str, bool]:
     """The whole markdown report, and whether the gate passes."""
     sections = [
         verdict(metrics, base, limit),
+        *([warning] if warning else []),
         f"## Metrics\n\n{metrics_table(metrics, base)}",
         f"## Parameters that changed\n\n{params_table(params, base)}",
         f"## Data that changed\n\n{data_changes(base_dvc, pr_dvc)}",
@@ -260,8 +286,16 @@ def render_plots(plots: dict[str, Any], base: str, images: Path, report_dir: Pat
     return drawn
 
 
+def val_path(dvc_yaml: str = "dvc.yaml") -> str:
+    """The validation trips' path, from dvc.yaml's vars."""
+    for entry in read_yaml(dvc_yaml).get("vars") or []:
+        if isinstance(entry, dict) and "val" in (entry.get("paths") or {}):
+            return entry["paths"]["val"]
+    raise InputError(dvc_yaml, "vars.paths has no 'val'")
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m stages.report", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="trip-duration report", description=__doc__.splitlines()[0])
     parser.add_argument("--base", default="main", help="git revision to compare with")
     parser.add_argument("--out", type=Path, default=Path("report.md"), help="output: markdown report")
     parser.add_argument("--images", type=Path, default=Path("reports/pr-images"), help="output: plot images")
@@ -286,7 +320,11 @@ def main(argv: list[str] | None = None) -> None:
     metrics, params, plots = diff_results(started)
     images = render_plots(plots, args.base, args.images, args.out.parent)
     base_dvc = yaml_at(args.base, args.data_dvc)
-    text, passed = report(metrics, params, base_dvc, pr_dvc, plots_table(images, args.base), args.base, limit)
+    warning = comparability(
+        yaml_at(args.base, Path("dvc.lock")), read_yaml("dvc.lock"), val_path(), args.base
+    )
+    plots_md = plots_table(images, args.base)
+    text, passed = report(metrics, params, base_dvc, pr_dvc, plots_md, args.base, limit, warning)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
     print(f"{text.splitlines()[0]}\nwrote {args.out}")

@@ -1,0 +1,170 @@
+"""The model registry: versions and stages are git tags (GTO); model files come through DVC.
+
+    trip-duration@v0.1.1    registers version v0.1.1 at a commit
+    trip-duration#prod#3    assigns a version to the `prod` stage
+
+`download` fetches a registered model by version or stage from any clone or URL of the
+repository and checks it against the md5 that dvc.lock recorded at the version's commit.
+"""
+
+import hashlib
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from trip_duration.errors import InputError
+from trip_duration.files import atomic_path
+
+ARTIFACT = "trip-duration"
+FIRST_VERSION = "v0.1.0"
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where a registered model lives: its version, the commit it was built at, its path there."""
+
+    version: str
+    rev: str
+    path: str
+    md5: str
+
+
+def latest_version(repo: str | Path, name: str = ARTIFACT) -> str | None:
+    """The highest registered version, e.g. v0.1.2; None before the first."""
+    from gto.api import find_latest_version
+    from gto.exceptions import ArtifactNotFound
+
+    try:
+        found = find_latest_version(str(repo), name)
+    except ArtifactNotFound:
+        return None
+    return found.version if found else None
+
+
+def version_at(repo: str | Path, commit: str, name: str = ARTIFACT) -> str | None:
+    """The version registered at `commit` (a full sha), if any."""
+    from gto.registry import GitRegistry
+
+    with GitRegistry.from_url(str(repo)) as registry:
+        state = registry.get_state()
+        if name not in state.get_artifacts():
+            return None
+        found = state.find_artifact(name).find_version(commit_hexsha=commit)
+    return found.version if found is not None and found.is_registered else None
+
+
+def stage_version(repo: str | Path, stage: str, name: str = ARTIFACT) -> str | None:
+    """The version assigned to `stage` last, e.g. prod -> v0.1.1; None when none is."""
+    from gto.api import find_versions_in_stage
+    from gto.exceptions import ArtifactNotFound
+
+    try:
+        found = find_versions_in_stage(str(repo), name, stage)
+    except ArtifactNotFound:
+        return None
+    if isinstance(found, list):
+        found = found[0] if found else None
+    return found.version if found else None
+
+
+def register(repo: str | Path, ref: str, bump: str | None, message: str, name: str = ARTIFACT) -> str:
+    """Register the next version at `ref` (GTO's own bump: "minor" or "patch"); v0.1.0 first."""
+    from gto.api import register as gto_register
+
+    first = latest_version(repo, name) is None
+    bumps = {} if first else {"bump_minor": bump == "minor", "bump_patch": bump == "patch"}
+    tag = gto_register(
+        str(repo), name, ref, version=FIRST_VERSION if first else None, message=message, **bumps
+    )
+    return tag.version
+
+
+def assign(repo: str | Path, version: str, stage: str, message: str, name: str = ARTIFACT) -> None:
+    from gto.api import assign as gto_assign
+
+    gto_assign(str(repo), name, stage, version=version, message=message)
+
+
+def _read(repo: str, path: str, rev: str) -> str:
+    import dvc.api
+
+    return dvc.api.read(path, repo=repo, rev=rev)
+
+
+def remote_config(repo: str, rev: str) -> dict[str, Any] | None:
+    """The default DVC remote at `rev` with a relative local folder made absolute.
+
+    DVC resolves a relative remote against the temporary clone it reads a repository through,
+    where the folder is not; resolved against the repository's own .dvc/ it is found.
+    """
+    from configobj import ConfigObj
+
+    if urllib.parse.urlparse(repo).scheme not in ("", "file"):
+        return None  # a hosted repository: its remote is a URL of its own
+    config = ConfigObj(_read(repo, ".dvc/config", rev).splitlines())
+    default = config.get("core", {}).get("remote")
+    url = config.get(f'remote "{default}"', {}).get("url") if default else None
+    if not url or urllib.parse.urlparse(url).scheme or Path(url).is_absolute():
+        return None
+    folder = Path(urllib.parse.urlparse(repo).path if repo.startswith("file:") else repo)
+    return {"url": str((folder.resolve() / ".dvc" / url).resolve())}
+
+
+def locate(
+    repo: str | Path, version: str | None = None, stage: str | None = None, name: str = ARTIFACT
+) -> Located:
+    """The registered model's commit and path, and the md5 dvc.lock records for it there."""
+    repo = str(repo)
+    if stage is not None:
+        version = stage_version(repo, stage, name)
+        if version is None:
+            raise InputError(repo, f"no version of {name} is in stage '{stage}' (gto show {name})")
+    if version is None:
+        raise InputError(repo, "name a version or a stage")
+    from gto.registry import GitRegistry
+
+    with GitRegistry.from_url(repo) as registry:
+        state = registry.get_state()
+        found = (
+            state.find_artifact(name).find_version(name=version) if name in state.get_artifacts() else None
+        )
+        if found is None or not found.is_registered:
+            raise InputError(repo, f"{name} has no registered version {version} (gto show {name})")
+        rev = found.commit_hexsha
+    import dvc.api
+
+    path = dvc.api.artifacts_show(name, version=version, repo=repo)["path"]
+    lock = yaml.safe_load(_read(repo, "dvc.lock", rev)) or {}
+    outs = [out for stage_ in (lock.get("stages") or {}).values() for out in stage_.get("outs", [])]
+    md5 = next((out["md5"] for out in outs if out.get("path") == path), None)
+    if md5 is None:
+        raise InputError(f"{repo}@{rev[:8]}", f"dvc.lock records no output {path}")
+    return Located(version, rev, path, md5)
+
+
+def download(located: Located, repo: str | Path, out: str | Path) -> Path:
+    """Write the located model to `out`, only if its bytes match the md5 dvc.lock recorded."""
+    import dvc.api
+
+    repo, out = str(repo), Path(out)
+    digest = hashlib.md5()
+    with atomic_path(out) as tmp:
+        try:
+            config = remote_config(repo, located.rev)
+            source = dvc.api.open(located.path, repo=repo, rev=located.rev, mode="rb", remote_config=config)
+            with source as model, tmp.open("wb") as target:
+                while chunk := model.read(1 << 20):
+                    digest.update(chunk)
+                    target.write(chunk)
+        except Exception as error:  # DVC raises many kinds: a missing remote, file or cache entry
+            problem = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise InputError(f"{repo}@{located.version}", f"cannot read {located.path} ({problem})") from None
+        if digest.hexdigest() != located.md5:
+            got = digest.hexdigest()
+            raise InputError(
+                out, f"md5 {got} differs from {located.md5} recorded for {located.version}; not saved"
+            )
+    return out

@@ -1,0 +1,51 @@
+"""`trip-duration <command> [args]`: the one entry point for the tools people and CI run.
+
+    trip-duration fetch [YYYY-MM ...]          # TLC months into data/, checked against data.dvc
+    trip-duration params check|sync|compose    # params.yaml against conf/
+    trip-duration report [--base main]         # the pull-request report and its RMSE gate
+    trip-duration publish [--push]             # register, push and promote the model after a merge
+    trip-duration get --stage prod -o FILE     # a registered model, checked against its record
+    trip-duration release                      # GitHub releases for the versions at HEAD
+    trip-duration publish-images report.md     # upload the report's plot images and link them
+
+`trip-duration <command> --help` describes each. Each is also `python -m trip_duration_ops.<module>`.
+"""
+
+import importlib
+import sys
+
+from trip_duration.errors import run
+
+# command -> (module, one line of help); modules are imported only when their command runs.
+COMMANDS = {
+    "fetch": ("trip_duration_ops.fetch", "fetch TLC months into data/, checked by md5 against data.dvc"),
+    "params": ("trip_duration_ops.params", "check, sync or compose params.yaml against conf/"),
+    "report": ("trip_duration_ops.report", "the pull-request report against a base branch, and its gate"),
+    "publish": ("trip_duration_ops.publish", "register, push and promote the model after a merge"),
+    "get": ("trip_duration_ops.get", "download a registered model by stage or version"),
+    "release": ("trip_duration_ops.release", "create the GitHub releases of the versions at HEAD"),
+    "publish-images": ("trip_duration_ops.images", "upload a report's plot images and link them in it"),
+}
+
+
+def usage() -> str:
+    width = max(map(len, COMMANDS))
+    lines = [f"  {name:<{width}}  {text}" for name, (_, text) in COMMANDS.items()]
+    return "usage: trip-duration <command> [args]\n\ncommands:\n" + "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        sys.exit(0 if argv else 2)
+    command, *rest = argv
+    if command not in COMMANDS:
+        print(f"{usage()}\n\nerror: unknown command '{command}'", file=sys.stderr)
+        sys.exit(2)
+    module = importlib.import_module(COMMANDS[command][0])
+    run(module.main, rest)
+
+
+if __name__ == "__main__":
+    main()
