@@ -13,7 +13,7 @@ import yaml
 
 from bench.make_months import ROOT
 
-PROJECT_FILES = ("conf", "stages", "trip_duration", "dvc.yaml", "params.yaml", "pyproject.toml")
+PROJECT_FILES = (".gitignore", "conf", "stages", "trip_duration", "dvc.yaml", "params.yaml", "pyproject.toml")
 
 
 def project_env() -> dict[str, str]:
@@ -58,7 +58,6 @@ def make_project(
     (dest / "data").mkdir()
     for path in data_files:
         shutil.copy2(path, dest / "data" / path.name)
-    (dest / ".gitignore").write_text("__pycache__/\n")
     if data:
         update_params(dest, {"data": data})
     sh("git", "init", "-q", "-b", "main", cwd=dest)

@@ -20,6 +20,6 @@ if [[ -n "${AWS_ACCESS_KEY_ID:-}" ]]; then
   remote=true
 else
   echo "No DVC remote credentials: fetching the TLC months from their public URL"
-  python -m stages.fetch
+  trip-duration fetch
 fi
 echo "remote=$remote" >>"${GITHUB_OUTPUT:-/dev/null}"

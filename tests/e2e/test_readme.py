@@ -1,0 +1,180 @@
+"""The README says what the repository does, and every route it prints runs as printed.
+
+Commands are read from the README's own code blocks and run in a throwaway copy of the project
+with the real dvc, git and GTO, in the order a new user would take them.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import BIN, ROOT, env, make_project, sh
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def shell_lines() -> list[str]:
+    """Every line of the README's bash blocks, without trailing comments."""
+    blocks = re.findall(r"```bash\n(.*?)```", README, re.S)
+    lines = [line.strip() for block in blocks for line in block.splitlines()]
+    return [re.sub(r"\s+#\s.*$", "", line) for line in lines if line and not line.startswith("#")]
+
+
+def command(prefix: str) -> str:
+    """The one README command that starts with `prefix`."""
+    found = [line for line in shell_lines() if line.startswith(prefix)]
+    assert len(found) == 1, f"README has {len(found)} commands starting with {prefix!r}: {found}"
+    return found[0]
+
+
+def run(line: str, cwd: Path, check: bool = True, **extra: str) -> subprocess.CompletedProcess:
+    """A README line through bash, with this environment's tools first on PATH."""
+    environment = {**env(), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **extra}
+    done = subprocess.run(["bash", "-c", line], cwd=cwd, env=environment, capture_output=True, text=True)
+    if check and done.returncode != 0:
+        raise AssertionError(f"{line} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+def test_readme_dag_is_what_dvc_draws() -> None:
+    dag = subprocess.run(
+        [sys.executable, "-m", "dvc", "dag", "--md"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert dag in README
+
+
+def test_readme_result_row_is_the_committed_metrics() -> None:
+    metrics = json.loads((ROOT / "reports" / "metrics.json").read_text())
+    keys = ["rmse", "mae", "r2", "train_rmse", "train_rows", "val_rows", "features"]
+    row = " | ".join(
+        f"{metrics[key]:,}" if isinstance(metrics[key], int) else f"{metrics[key]}" for key in keys
+    )
+    assert f"| {row} |" in README
+
+
+def test_readme_set_up_has_exactly_two_commands() -> None:
+    setup = README[README.index("## Set up") : README.index("## Data")]
+    blocks = re.findall(r"```bash\n(.*?)```", setup, re.S)
+    assert [block.strip() for block in blocks] == [
+        "python3.11 -m venv .venv && . .venv/bin/activate && pip install -e '.[dev]' && trip-duration fetch"
+        " && dvc repro",
+        ". .venv/bin/activate && pytest",
+    ]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project on the course months after one `dvc repro`, committed on main."""
+    project = make_project(tmp_path_factory.mktemp("readme") / "project", ["2021-01", "2021-02"])
+    sh("dvc", "repro", cwd=project)
+    sh("git", "add", "-A", cwd=project)
+    sh("git", "commit", "-qm", "baseline", cwd=project)
+    return project
+
+
+def exp_name(project: Path, rmse: str) -> str:
+    shown = sh("dvc", "exp", "show", "--csv", "--no-pager", cwd=project).stdout.splitlines()
+    header = shown[0].split(",")
+    rows = [dict(zip(header, line.split(","), strict=False)) for line in shown[1:]]
+    names = [row["Experiment"] for row in rows if row["rmse"] == rmse and row["Experiment"]]
+    assert len(names) == 1, shown
+    return names[0]
+
+
+def inline(text: str) -> str:
+    """A command the README prints inside a sentence, as `code`."""
+    assert f"`{text}`" in README, text
+    return text
+
+
+def test_every_route_runs_as_printed(project: Path, tmp_path: Path) -> None:
+    # A failed experiment: params.yaml keeps the bad value, prepare's outputs are gone; one command back.
+    committed = sh("git", "show", "HEAD:params.yaml", cwd=project).stdout
+    failed = run("dvc exp run -S 'data.val_months=[2099-01]'", project, check=False)
+    assert failed.returncode != 0 and "green_tripdata_2099-01.parquet: is missing" in failed.stderr
+    assert (project / "params.yaml").read_text() != committed
+    assert not (project / "prepared/val.parquet").exists()
+    run(command("trip-duration params compose"), project)
+    assert (project / "params.yaml").read_text() == committed
+    assert sh("dvc", "status", "-q", cwd=project, check=False).returncode == 0
+
+    # An experiment, shown in a 120-column terminal.
+    run(command("dvc exp run -S model=ridge"), project)
+    shown = run(command("dvc exp show --only-changed"), project, COLUMNS="120").stdout
+    lines = shown.splitlines()
+    assert max(map(len, lines)) <= 120 and "…" not in shown
+    header = next(line for line in lines if "Experiment" in line).split()
+    assert header[:4] == ["Experiment", "rmse", "mae", "r2"]
+    assert set(header[4:]) == {"model.name", "model.fit_intercept", "model.alpha"}
+    experiments = [line.split() for line in lines if "[" in line]  # ├── 3edf31f [fined-aura] ...
+    assert len(experiments) == 1
+    assert experiments[0][3:6] == ["7.5991", "5.1405", "0.6103"] and set(experiments[0][6:]) == {
+        "ridge",
+        "-",
+        "0.5",
+    }
+
+    # The experiment becomes a branch that passes CI's params check, pushed to origin.
+    name = exp_name(project, "7.5991")
+    origin = tmp_path / "origin.git"
+    sh("git", "init", "-q", "--bare", "--initial-branch=main", str(origin), cwd=tmp_path)
+    sh("git", "remote", "add", "origin", str(origin), cwd=project)
+    block = README[README.index("dvc exp apply <exp-name>") :].split("```")[0].strip().splitlines()
+    assert len(block) == 3
+    for line in block:
+        run(re.sub(r"\s+#\s.*$", "", line).replace("<exp-name>", name), project)
+    assert sh("trip-duration", "params", "check", cwd=project).stdout == "params.yaml matches conf/\n"
+    assert sh("dvc", "status", "-q", cwd=project, check=False).returncode == 0
+    changed = set(sh("git", "diff", "--name-only", "main", "my-branch", cwd=project).stdout.split())
+    assert {"conf/config.yaml", "conf/model/ridge.yaml", "params.yaml", "dvc.lock"} <= changed
+    assert not {path for path in changed if path.startswith(("stages/", "trip_duration"))}
+    assert "my-branch" in sh("git", "ls-remote", "--heads", str(origin), cwd=project).stdout
+    params_diff = run(command("dvc params diff main my-branch"), project).stdout
+    assert "model.name" in params_diff and "ridge" in params_diff
+
+    # The report, locally, on the branch.
+    report = run(inline("dvc repro && trip-duration report --base main"), project)
+    assert "**Better**: validation RMSE 7.7587 → 7.5991" in report.stdout
+    assert (project / "report.md").is_file()
+
+    # Plots go to a folder git ignores.
+    run(inline("dvc plots show"), project)
+    assert (project / "dvc_plots" / "index.html").is_file()
+    assert sh("git", "status", "--porcelain", cwd=project).stdout == ""
+
+    # Publishing on main, then consuming prod as the README prints it.
+    sh("git", "checkout", "-q", "main", cwd=project)
+    sh("dvc", "checkout", cwd=project)
+    out = run(command("trip-duration publish"), project).stdout
+    assert "publish: trip-duration@v0.1.0 registered (first version)" in out
+    assert "v0.1.0" in run(command("gto show trip-duration"), project).stdout
+    got = run(command("trip-duration get --stage prod"), project).stdout
+    assert got == "get: trip-duration v0.1.0 (prod) -> trip-duration.joblib, md5 ok\n"
+    [snippet] = re.findall(r"```python\n(.*?)```", README, re.S)
+    done = subprocess.run([sys.executable, "-c", snippet], cwd=project, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert 1 < float(done.stdout.strip().strip("[]")) < 60
+
+    # The better model merged on main is the next version; metrics diff between the two.
+    sh("git", "merge", "-q", "--no-ff", "-m", "Merge my-branch", "my-branch", cwd=project)
+    sh("dvc", "checkout", cwd=project)
+    out = run(command("trip-duration publish"), project).stdout
+    assert "publish: trip-duration@v0.1.1 registered (patch: train changed since v0.1.0)" in out
+    assert "publish: prod: v0.1.1 (val rmse 7.5991 <= 7.7587 of v0.1.0)" in out
+    diff = run(command("dvc metrics diff trip-duration@v0.1.0"), project).stdout
+    assert "7.7587" in diff and "7.5991" in diff
+    history = run(command("dvc exp show --all-commits"), project, COLUMNS="120").stdout
+    assert "7.5991" in history and "7.7587" in history
+
+    # A new month, recorded in data.dvc and committed.
+    run(inline("trip-duration fetch 2023-04").replace("2023-04", "2021-03"), project)
+    add = 'dvc add data && git add data.dvc && git commit -m "data: add 2023-04"'
+    run(inline(add).replace("2023-04", "2021-03"), project)
+    recorded = yaml.safe_load((project / "data.dvc").read_text())["meta"]["files"]
+    assert "green_tripdata_2021-03.parquet" in recorded
+    assert sh("git", "log", "-1", "--format=%s", cwd=project).stdout == "data: add 2021-03\n"
