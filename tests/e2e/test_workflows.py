@@ -14,10 +14,13 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
+from trip_duration_ops.cli import COMMANDS
+
 WORKFLOWS = ROOT / ".github" / "workflows"
 FILES = sorted([*WORKFLOWS.glob("*.yml"), *WORKFLOWS.glob("*.yaml")])
+ACTIONS = sorted((ROOT / ".github" / "actions").glob("*/action.yml"))
 SCRIPTS = sorted((ROOT / ".github").glob("**/*.sh"))
 EXPECTED = {"tests.yml", "pull-request.yml", "pr-comment.yml", "main.yml"}
 # `uses: owner/repo@<commit sha> # v1.2.3`: the comment names the version, for people and for the major tag.
@@ -88,7 +91,8 @@ def uses(step: dict[str, Any], action: str) -> bool:
 
 
 def test_the_workflows_are_all_there() -> None:
-    assert {path.name for path in FILES} >= EXPECTED
+    assert {path.name for path in FILES} == EXPECTED
+    assert [path.parent.name for path in ACTIONS] == ["setup"]
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda path: path.name)
@@ -138,7 +142,7 @@ def test_major_tags_replace_pinned_commits_only() -> None:
     )
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda path: path.name)
+@pytest.mark.parametrize("path", [*FILES, *ACTIONS], ids=lambda path: path.parent.name + "/" + path.name)
 def test_actions_are_pinned_to_a_commit_with_its_version(path: Path) -> None:
     refs = [
         match["ref"] for line in path.read_text(encoding="utf-8").splitlines() if (match := USES.match(line))
@@ -187,7 +191,7 @@ def test_pull_request_checkout_has_full_history() -> None:
 
 def test_pull_request_uploads_the_report_before_failing_on_the_gate() -> None:
     workflow_steps = steps(load(WORKFLOWS / "pull-request.yml"))
-    report = next(i for i, step in enumerate(workflow_steps) if "stages.report" in step.get("run", ""))
+    report = next(i for i, step in enumerate(workflow_steps) if "trip-duration report" in step.get("run", ""))
     upload = next(i for i, step in enumerate(workflow_steps) if uses(step, "actions/upload-artifact"))
     gate = next(i for i, step in enumerate(workflow_steps) if "steps.report.outputs.gate" in str(step))
     assert report < upload < gate == len(workflow_steps) - 1
@@ -195,8 +199,12 @@ def test_pull_request_uploads_the_report_before_failing_on_the_gate() -> None:
 
 def test_pr_comment_never_checks_out_pull_request_code() -> None:
     workflow = load(WORKFLOWS / "pr-comment.yml")
-    assert not [step for step in steps(workflow) if uses(step, "actions/checkout")]
-    assert not [step for step in steps(workflow) if str(step.get("uses", "")).startswith("./")]
+    checkouts = [step for step in steps(workflow) if uses(step, "actions/checkout")]
+    assert [step["with"] for step in checkouts] == [
+        {"ref": "${{ github.event.repository.default_branch }}", "path": "base", "persist-credentials": False}
+    ]
+    local = [step["uses"] for step in steps(workflow) if str(step.get("uses", "")).startswith("./")]
+    assert local == ["./base/.github/actions/setup"]
     # It posts what the pull-request workflow (named by its `name:`) built, and runs on nothing else.
     pull_request_workflow = load(WORKFLOWS / "pull-request.yml")["name"]
     assert triggers(workflow) == {
@@ -215,3 +223,39 @@ def test_main_publishes_one_run_at_a_time() -> None:
 def test_helper_scripts_pass_shellcheck(path: Path) -> None:
     done = subprocess.run([tool("shellcheck"), str(path)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout
+
+
+def run_scripts(path: Path) -> list[str]:
+    return [step["run"] for step in steps(load(path)) if "run" in step]
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda path: path.name)
+def test_workflows_call_project_commands_only(path: Path) -> None:
+    scripts = "\n".join(run_scripts(path))
+    called = re.findall(r"trip-duration ([a-z-]+)", scripts)
+    assert set(called) <= set(COMMANDS)
+    assert not re.search(r"python3? (-m stages|-c|-\s)", scripts)  # no stage module or inline Python
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda path: path.name)
+def test_workflows_set_up_python_through_the_shared_action(path: Path) -> None:
+    workflow_steps = steps(load(path))
+    assert not [step for step in workflow_steps if uses(step, "actions/setup-python")]
+    assert not [step for step in workflow_steps if "pip install -e" in step.get("run", "")]
+    setups = [step for step in workflow_steps if str(step.get("uses", "")).endswith(".github/actions/setup")]
+    assert len(setups) == 1
+
+
+def test_the_setup_action_installs_the_project() -> None:
+    action = yaml.safe_load(ACTIONS[0].read_text(encoding="utf-8"))
+    assert action["runs"]["using"] == "composite"
+    assert set(action["inputs"]) == {"path", "extras", "no-deps"}
+    assert [step.get("uses", "").split("@")[0] for step in action["runs"]["steps"]] == [
+        "actions/setup-python",
+        "",
+    ]
+    install = action["runs"]["steps"][1]["run"]
+    assert (
+        'pip install -e "${PROJECT}${EXTRAS}"' in install
+        and 'pip install --no-deps -e "${PROJECT}"' in install
+    )
