@@ -1,6 +1,9 @@
 """Regression metrics in one place: every caller (train, evaluate, publish, report, monitor) uses these.
 
-numpy only. Errors are predicted minus actual.
+numpy only, rather than sklearn.metrics: importing that takes 2.16 s against 0.16 s for this module
+(medians of 7 runs, `farm-bench -- python -c "import trip_duration.metrics"
+--vs "python -c 'import sklearn.metrics'"`), and `evaluate` would pay it on every run.
+Errors are predicted minus actual.
 """
 
 from typing import Any
