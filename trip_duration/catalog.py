@@ -77,3 +77,14 @@ def record_files(dvc_file: Path, files: Mapping[str, str]) -> None:
     meta.setdefault("source", TLC_URL)
     meta["files"] = CommentedMap(sorted({**(meta.get("files") or {}), **files}.items()))
     write_atomic(dvc_file, lambda tmp: yaml.dump(content, tmp))
+
+
+def pipeline_paths(dvc_yaml: dict[str, Any], where: str = "dvc.yaml") -> dict[str, str]:
+    """The paths a parsed dvc.yaml declares under `vars: - paths:` (data, val, model, metrics...)."""
+    paths: dict[str, str] = {}
+    for entry in dvc_yaml.get("vars") or []:
+        if isinstance(entry, dict) and isinstance(entry.get("paths"), dict):
+            paths.update(entry["paths"])
+    if not paths:
+        raise InputError(where, "declares no `vars: - paths:` mapping")
+    return paths

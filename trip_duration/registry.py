@@ -88,10 +88,16 @@ def assign(repo: str | Path, version: str, stage: str, message: str, name: str =
     gto_assign(str(repo), name, stage, version=version, message=message)
 
 
-def _read(repo: str, path: str, rev: str) -> str:
+def file_md5(path: str | Path) -> str:
+    with Path(path).open("rb") as file:
+        return hashlib.file_digest(file, "md5").hexdigest()
+
+
+def read_at(repo: str | Path, path: str, rev: str) -> str:
+    """A git-tracked file of the repository as committed at `rev`."""
     import dvc.api
 
-    return dvc.api.read(path, repo=repo, rev=rev)
+    return dvc.api.read(path, repo=str(repo), rev=rev)
 
 
 def remote_config(repo: str, rev: str) -> dict[str, Any] | None:
@@ -104,7 +110,7 @@ def remote_config(repo: str, rev: str) -> dict[str, Any] | None:
 
     if urllib.parse.urlparse(repo).scheme not in ("", "file"):
         return None  # a hosted repository: its remote is a URL of its own
-    config = ConfigObj(_read(repo, ".dvc/config", rev).splitlines())
+    config = ConfigObj(read_at(repo, ".dvc/config", rev).splitlines())
     default = config.get("core", {}).get("remote")
     url = config.get(f'remote "{default}"', {}).get("url") if default else None
     if not url or urllib.parse.urlparse(url).scheme or Path(url).is_absolute():
@@ -137,7 +143,7 @@ def locate(
     import dvc.api
 
     path = dvc.api.artifacts_show(name, version=version, repo=repo)["path"]
-    lock = yaml.safe_load(_read(repo, "dvc.lock", rev)) or {}
+    lock = yaml.safe_load(read_at(repo, "dvc.lock", rev)) or {}
     outs = [out for stage_ in (lock.get("stages") or {}).values() for out in stage_.get("outs", [])]
     md5 = next((out["md5"] for out in outs if out.get("path") == path), None)
     if md5 is None:

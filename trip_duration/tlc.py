@@ -98,7 +98,10 @@ def to_numpy(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """A numeric or timestamp column as numpy (timestamps as datetime64[us])."""
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if pa.types.is_timestamp(array.type):
-        return to_numpy(array.cast(pa.timestamp("us")).cast(pa.int64())).view("datetime64[us]")
+        micros = array.cast(pa.timestamp("us")).cast(pa.int64())
+        if micros.null_count:  # a missing time is NaT (int64's minimum), not a float NaN
+            micros = micros.fill_null(np.iinfo(np.int64).min)
+        return to_numpy(micros).view("datetime64[us]")
     if array.null_count or not (pa.types.is_integer(array.type) or pa.types.is_floating(array.type)):
         return array.to_numpy(zero_copy_only=False)
     dtype = np.dtype(f"{'f' if pa.types.is_floating(array.type) else 'i'}{array.type.bit_width // 8}")

@@ -7,6 +7,9 @@
     trip-duration get --stage prod -o FILE     # a registered model, checked against its record
     trip-duration release                      # GitHub releases for the versions at HEAD
     trip-duration publish-images report.md     # upload the report's plot images and link them
+    trip-duration deploy --stage prod --to deploy/   # a registered model into a serving folder
+    trip-duration serve --model-dir deploy/    # the HTTP service, switching as models are deployed
+    trip-duration score --month 2023-04 --stage prod --out predictions.parquet
 
 `trip-duration <command> --help` describes each. Each is also `python -m trip_duration_ops.<module>`.
 """
@@ -25,6 +28,9 @@ COMMANDS = {
     "get": ("trip_duration_ops.get", "download a registered model by stage or version"),
     "release": ("trip_duration_ops.release", "create the GitHub releases of the versions at HEAD"),
     "publish-images": ("trip_duration_ops.images", "upload a report's plot images and link them in it"),
+    "deploy": ("trip_duration_ops.deploy", "place a registered model in a serving folder, checked"),
+    "serve": ("trip_duration_ops.serve", "serve the deployed model over HTTP"),
+    "score": ("trip_duration_ops.score", "predict every trip of a month (batch scoring)"),
 }
 
 

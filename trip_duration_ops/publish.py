@@ -39,7 +39,7 @@ from typing import Any
 import yaml
 
 from trip_duration import metrics, registry
-from trip_duration.catalog import data_months
+from trip_duration.catalog import data_months, pipeline_paths
 from trip_duration.errors import InputError, run
 from trip_duration.files import read_yaml, write_text
 
@@ -226,7 +226,7 @@ def compare(
     return Decision(stage, challenger_rmse, champion, champion_rmse, tolerance, promoted)
 
 
-def pipeline_paths(dvc_yaml: str, artifact: str) -> tuple[str, str, str]:
+def declared_paths(dvc_yaml: str, artifact: str) -> tuple[str, str, str]:
     """The model, validation trips and metrics paths that dvc.yaml declares."""
     from dvc.repo import Repo
 
@@ -236,9 +236,7 @@ def pipeline_paths(dvc_yaml: str, artifact: str) -> tuple[str, str, str]:
         }
     if artifact not in declared:
         raise InputError(dvc_yaml, f"declares no artifact '{artifact}'")
-    paths: dict[str, str] = {}
-    for entry in read_yaml(dvc_yaml).get("vars") or []:
-        paths.update((entry or {}).get("paths") or {} if isinstance(entry, dict) else {})
+    paths = pipeline_paths(read_yaml(dvc_yaml), dvc_yaml)
     missing = [key for key in ("val", "metrics") if key not in paths]
     if missing:
         raise InputError(dvc_yaml, f"vars.paths lacks {', '.join(missing)}")
@@ -269,7 +267,7 @@ def main(argv: list[str] | None = None) -> None:
         git("fetch", "--tags", "origin")
     if not workspace_is_clean():
         raise InputError("dvc.lock", "workspace differs from HEAD: run dvc repro, commit, then publish")
-    model_path, val_path, metrics_path = pipeline_paths("dvc.yaml", artifact)
+    model_path, val_path, metrics_path = declared_paths("dvc.yaml", artifact)
     version, how, bump = choose_version(artifact, model_path)
     from dvc.repo import Repo
 

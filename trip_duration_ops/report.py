@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from trip_duration.catalog import meta_files
+from trip_duration.catalog import meta_files, pipeline_paths
 from trip_duration.errors import InputError, run
 from trip_duration.files import read_yaml
 from trip_duration.params import check_keys, read_section
@@ -288,10 +288,10 @@ def render_plots(plots: dict[str, Any], base: str, images: Path, report_dir: Pat
 
 def val_path(dvc_yaml: str = "dvc.yaml") -> str:
     """The validation trips' path, from dvc.yaml's vars."""
-    for entry in read_yaml(dvc_yaml).get("vars") or []:
-        if isinstance(entry, dict) and "val" in (entry.get("paths") or {}):
-            return entry["paths"]["val"]
-    raise InputError(dvc_yaml, "vars.paths has no 'val'")
+    paths = pipeline_paths(read_yaml(dvc_yaml), dvc_yaml)
+    if "val" not in paths:
+        raise InputError(dvc_yaml, "vars.paths has no 'val'")
+    return paths["val"]
 
 
 def main(argv: list[str] | None = None) -> None:

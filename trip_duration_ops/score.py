@@ -1,0 +1,85 @@
+"""Batch scoring: predict every trip of a TLC month with a registered model or a model file.
+
+    trip-duration score --month 2023-04 --stage prod --out predictions.parquet
+    trip-duration score --month 2023-04 --model models/trip-duration.joblib --out predictions.parquet
+
+The month is read from --data-dir (fetch it first: trip-duration fetch 2023-04) and cleaned as
+the pipeline cleans (params.yaml's `data` section: minutes bounds, month filter). The output holds
+one row per trip: pickup time, zones, distance, actual duration, predicted minutes, model version.
+Expected output:
+    score: 2023-04, 70,012 trips, trip-duration v0.1.1 -> predictions.parquet (rmse 7.1234)
+"""
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from trip_duration import metrics, registry
+from trip_duration.errors import InputError, run
+from trip_duration.files import atomic_path
+from trip_duration.params import read_section
+from trip_duration.tlc import MONTH, month_file, read_trips
+from trip_duration.trips import prepare
+
+
+def month_trips(data_dir: Path, month: str, data: dict) -> pa.Table:
+    """One month's trips, cleaned as the `prepare` stage cleans them."""
+    if not MONTH.fullmatch(month):
+        raise InputError(month, "not a month: expected YYYY-MM, like 2023-04")
+    path = month_file(data_dir, data["taxi"], month)
+    trips = prepare(
+        read_trips(path),
+        data["min_minutes"],
+        data["max_minutes"],
+        month if data["drop_outside_month"] else None,
+    )
+    if trips.num_rows == 0:
+        raise InputError(path, "keeps no trips after cleaning")
+    return trips
+
+
+def score(model: object, version: str, trips: pa.Table) -> pa.Table:
+    """The trips with the model's predicted minutes and its version."""
+    frame = trips.to_pandas()
+    predicted = np.asarray(model.predict(frame), dtype=np.float64)
+    versions = pa.DictionaryArray.from_arrays(pa.array(np.zeros(len(frame), np.int32)), pa.array([version]))
+    return trips.append_column("predicted", pa.array(predicted)).append_column("model_version", versions)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="trip-duration score", description=__doc__.splitlines()[0])
+    parser.add_argument("--month", required=True, help="YYYY-MM")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--stage", help="a registry stage, e.g. prod")
+    which.add_argument("--version", help="a registered version, e.g. v0.1.1")
+    which.add_argument("--model", type=Path, help="a model file")
+    parser.add_argument("--out", type=Path, required=True, help="output parquet")
+    parser.add_argument("--repo", default=".", help="where the registry is (default: .)")
+    parser.add_argument("--data-dir", type=Path, default=Path("data"))
+    parser.add_argument("--params", default="params.yaml", help="its `data` section says how to clean")
+    args = parser.parse_args(argv)
+    from trip_duration.model import load_model
+
+    trips = month_trips(args.data_dir, args.month, read_section(args.params, "data"))
+    if args.model is not None:
+        if not args.model.is_file():
+            raise InputError(args.model, "is not a file")
+        model, version, name = load_model(args.model), f"local-{registry.file_md5(args.model)[:8]}", "model"
+    else:
+        located = registry.locate(args.repo, version=args.version, stage=args.stage)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = registry.download(located, args.repo, Path(tmp) / "model.joblib")
+            model, version, name = load_model(path), located.version, registry.ARTIFACT
+    scored = score(model, version, trips)
+    with atomic_path(args.out) as tmp:
+        pq.write_table(scored, tmp)
+    rmse = metrics.rmse(scored["duration"].to_numpy(), scored["predicted"].to_numpy())
+    print(f"score: {args.month}, {scored.num_rows:,} trips, {name} {version} -> {args.out} (rmse {rmse:.4f})")
+
+
+if __name__ == "__main__":
+    run(main)

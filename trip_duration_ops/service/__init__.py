@@ -1,0 +1,1 @@
+"""The HTTP service: the deployed model behind FastAPI, switched without dropping a request."""

@@ -1,0 +1,124 @@
+"""The ASGI app: POST /predict, GET /health, /ready, /model, POST /reload; OpenAPI at /docs.
+
+Configured by environment, so that every uvicorn worker process builds the same app:
+TRIP_DURATION_MODEL_DIR (a folder written by `trip-duration deploy`) or TRIP_DURATION_MODEL
+(a model file), and TRIP_DURATION_POLL_SECONDS (how often the folder's manifest is checked).
+"""
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import TypeAdapter, ValidationError
+
+from trip_duration_ops.service.batching import Batcher
+from trip_duration_ops.service.schemas import MAX_BATCH, Prediction, Trip
+from trip_duration_ops.service.state import ModelState
+
+log = logging.getLogger("trip_duration.service")
+ONE, MANY = TypeAdapter(Trip), TypeAdapter(list[Trip])
+NOT_READY = {"ready": False, "detail": "no model has loaded and answered its probe yet; see GET /model"}
+
+
+def validate(body: bytes) -> tuple[list[dict[str, Any]], bool]:
+    """The trips of a request body and whether it was a list; a 422 naming the field otherwise."""
+    many = body.lstrip()[:1] == b"["
+    try:
+        trips = MANY.validate_json(body) if many else [ONE.validate_json(body)]
+    except ValidationError as error:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in error.errors(include_url=False, include_input=False)]
+        ) from None
+    if len(trips) > MAX_BATCH:
+        problem = {"loc": ("body",), "msg": f"at most {MAX_BATCH} trips per request", "type": "too_long"}
+        raise RequestValidationError([problem])
+    return [trip.__dict__ for trip in trips], many
+
+
+async def poll(state: ModelState, seconds: float) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        await state.reload()
+
+
+def create_app(
+    model_dir: Path | None = None, model_file: Path | None = None, poll_seconds: float = 2.0
+) -> FastAPI:
+    """The service for a deployment folder or a model file (default: from the environment)."""
+    if model_dir is None and model_file is None:
+        folder, file = os.environ.get("TRIP_DURATION_MODEL_DIR"), os.environ.get("TRIP_DURATION_MODEL")
+        model_dir, model_file = (Path(folder) if folder else None), (Path(file) if file else None)
+        poll_seconds = float(os.environ.get("TRIP_DURATION_POLL_SECONDS", poll_seconds))
+    state, batcher = ModelState(model_dir, model_file), Batcher()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tasks = [asyncio.create_task(batcher.run())]
+        await state.reload()
+        if model_dir is not None:
+            tasks.append(asyncio.create_task(poll(state, poll_seconds)))
+        yield
+        for task in tasks:
+            task.cancel()
+
+    app = FastAPI(title="trip-duration", summary="NYC taxi trip duration in minutes", lifespan=lifespan)
+    app.state.model, app.state.batcher = state, batcher
+    body_schema = {"oneOf": [Trip.model_json_schema(), {"type": "array", "items": Trip.model_json_schema()}]}
+
+    @app.post(
+        "/predict",
+        openapi_extra={
+            "requestBody": {"required": True, "content": {"application/json": {"schema": body_schema}}}
+        },
+        response_model=Prediction | list[Prediction],
+    )
+    async def predict(request: Request) -> JSONResponse:
+        """Minutes for one trip, or for a list of trips in order."""
+        started = time.perf_counter()
+        trips, many = validate(await request.body())
+        loaded = state.current
+        if loaded is None:
+            return JSONResponse(NOT_READY, status_code=503)
+        minutes = await batcher.predict(loaded, trips) if trips else []
+        answers = [
+            {"duration": round(float(m), 4), "model": loaded.name, "version": loaded.version} for m in minutes
+        ]
+        took = (time.perf_counter() - started) * 1000
+        log.info("predict: %d trip(s), %.2f ms, %s %s", len(trips), took, loaded.name, loaded.version)
+        headers = {"X-Model-Version": loaded.version}
+        return JSONResponse(answers if many else answers[0], headers=headers)
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        """The process is alive (it may have no model yet: see /ready)."""
+        return {"status": "alive"}
+
+    @app.get("/ready")
+    async def ready() -> JSONResponse:
+        """200 once a model has loaded and answered its probe; 503 before."""
+        if state.current is None:
+            return JSONResponse(NOT_READY, status_code=503)
+        loaded = state.current
+        body = {"ready": True, "model": loaded.name, "version": loaded.version}
+        return JSONResponse(body, headers={"X-Model-Version": loaded.version})
+
+    @app.get("/model")
+    async def model() -> dict[str, Any]:
+        """The manifest of the model served, and the last deployment refused, if any."""
+        return state.describe()
+
+    @app.post("/reload")
+    async def reload() -> dict[str, Any]:
+        """Check the deployment folder now instead of at the next poll."""
+        await state.reload()
+        return state.describe()
+
+    return app
