@@ -7,8 +7,10 @@ with the real dvc, git and GTO, in the order a new user would take them.
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -39,6 +41,12 @@ def run(line: str, cwd: Path, check: bool = True, **extra: str) -> subprocess.Co
     if check and done.returncode != 0:
         raise AssertionError(f"{line} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     return done
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def test_readme_dag_is_what_dvc_draws() -> None:
@@ -178,3 +186,25 @@ def test_every_route_runs_as_printed(project: Path, tmp_path: Path) -> None:
     recorded = yaml.safe_load((project / "data.dvc").read_text())["meta"]["files"]
     assert "green_tripdata_2021-03.parquet" in recorded
     assert sh("git", "log", "-1", "--format=%s", cwd=project).stdout == "data: add 2021-03\n"
+
+    # Serving prod, and scoring the new month with it.
+    run(command("trip-duration deploy --stage prod --to deploy/"), project)
+    port = free_port()
+    serve = command("trip-duration serve --model-dir deploy/ --port 8000").replace("8000", str(port))
+    environment = {**env(), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    server = subprocess.Popen(["bash", "-c", f"exec {serve}"], cwd=project, env=environment,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        curl = command("curl -s -X POST localhost:8000/predict").replace("8000", str(port))
+        deadline = time.monotonic() + 60
+        while run(f"curl -sf localhost:{port}/ready", project, check=False).returncode:
+            assert time.monotonic() < deadline, "the service did not become ready"
+            time.sleep(0.2)
+        printed = re.search(r"The last prints `(.*?)`", README)
+        assert printed is not None and run(curl, project).stdout == printed.group(1)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    scored = run(command("trip-duration score").replace("2023-04", "2021-03"), project).stdout
+    assert scored.startswith("score: 2021-03, ") and "trip-duration v0.1.1 -> predictions.parquet" in scored
+    assert sh("git", "status", "--porcelain", cwd=project).stdout == ""

@@ -1,7 +1,8 @@
-"""Publishing: the version rule and the promotion rule exactly, then the whole GitOps loop for real.
+"""Publishing, end to end: the whole GitOps loop for real.
 
 The loop runs real git, DVC and GTO in throwaway folders: a bare "origin", a local-folder DVC
 remote, merges to main, `python -m stages.publish --push`, and a consumer that fetches by stage.
+The version and promotion rules and the model card are unit tests now: tests/unit/test_publish.py.
 """
 
 import hashlib
@@ -11,123 +12,11 @@ from pathlib import Path
 
 import joblib
 import pandas as pd
-import pytest
 import yaml
-from conftest import ROOT, make_project, sh
-
-from stages.publish import (
-    Decision,
-    bump_kind,
-    changed_stages,
-    data_months,
-    model_card,
-    model_lineage,
-    next_version,
-    should_promote,
-)
+from conftest import make_project, sh
 
 ARTIFACT = "trip-duration"
 NOT_COMMITTED = "dvc.lock: workspace differs from HEAD: run dvc repro, commit, then publish"
-
-
-def stage(deps: list[str], outs: list[str], params: dict | None = None, md5: str = "a") -> dict:
-    """A dvc.lock stage entry with one md5 for every dependency."""
-    entry = {"cmd": "python -m x", "deps": [{"path": dep, "md5": md5} for dep in deps]}
-    return {**entry, "params": {"params.yaml": params or {}}, "outs": [{"path": out} for out in outs]}
-
-
-LOCK = {
-    "prepare": stage(["data", "stages/prepare.py"], ["prepared/train.parquet", "prepared/val.parquet"]),
-    "featurize": stage(["prepared/train.parquet"], ["features/vocabulary.json"]),
-    "train": stage(
-        ["features/vocabulary.json", "prepared/train.parquet", "prepared/val.parquet"],
-        ["models/trip-duration.joblib", "predictions/val.parquet", "predictions/train.json"],
-    ),
-    "evaluate": stage(["predictions/val.parquet", "predictions/train.json"], ["reports/plots"]),
-}
-
-
-@pytest.mark.parametrize(
-    ("previous", "bump", "expected"),
-    [(None, "minor", "v0.1.0"), (None, "patch", "v0.1.0"), ("v0.1.0", "patch", "v0.1.1"),
-     ("v0.1.9", "minor", "v0.2.0"), ("v1.2.3", "minor", "v1.3.0"), ("v1.9.9", "patch", "v1.9.10")],
-)  # fmt: skip
-def test_next_version(previous: str | None, bump: str, expected: str) -> None:
-    assert next_version(previous, bump) == expected
-
-
-@pytest.mark.parametrize(("previous", "bump"), [("1.2.3", "patch"), ("v1.2", "minor"), ("v1.2.3", "major")])
-def test_next_version_rejects_what_it_cannot_bump(previous: str, bump: str) -> None:
-    with pytest.raises(ValueError):
-        next_version(previous, bump)
-
-
-def test_model_lineage_follows_dependencies_up_from_the_model() -> None:
-    assert model_lineage(LOCK, "models/trip-duration.joblib") == ("train", {"prepare", "featurize"})
-    assert model_lineage(LOCK, "prepared/val.parquet") == ("prepare", set())
-    with pytest.raises(ValueError, match=r"no stage writes models/other\.joblib"):
-        model_lineage(LOCK, "models/other.joblib")
-
-
-def test_the_projects_own_lock_gives_train_and_its_upstream_stages() -> None:
-    stages = yaml.safe_load((ROOT / "dvc.lock").read_text())["stages"]
-    model = yaml.safe_load((ROOT / "dvc.yaml").read_text())["artifacts"][ARTIFACT]["path"]
-    assert model_lineage(stages, model) == ("train", {"prepare", "featurize"})
-
-
-def _changed(stage_name: str, **change: object) -> set[str]:
-    head = {**LOCK, stage_name: {**LOCK[stage_name], **change}}
-    return changed_stages(LOCK, head)
-
-
-def test_changed_stages_compares_command_dependencies_and_params_not_outputs() -> None:
-    assert changed_stages(LOCK, LOCK) == set()
-    assert _changed("prepare", deps=[{"path": "data", "md5": "b"}]) == {"prepare"}
-    assert _changed("train", params={"params.yaml": {"model": {"alpha": 2.0}}}) == {"train"}
-    assert _changed("evaluate", cmd="python -m y") == {"evaluate"}
-    assert _changed("train", outs=[{"path": "models/trip-duration.joblib", "md5": "c"}]) == set()
-    assert changed_stages(LOCK, {**LOCK, "report": stage([], ["x"])}) == {"report"}
-
-
-@pytest.mark.parametrize(
-    ("changed", "expected"),
-    [({"prepare"}, "minor"), ({"featurize", "train", "evaluate"}, "minor"), ({"train"}, "patch"),
-     ({"train", "evaluate"}, "patch"), ({"evaluate"}, None), (set(), None)],
-)  # fmt: skip
-def test_bump_kind(changed: set[str], expected: str | None) -> None:
-    assert bump_kind(changed, "train", {"prepare", "featurize"}) == expected
-
-
-@pytest.mark.parametrize(
-    ("challenger", "champion", "tolerance", "expected"),
-    [(7.0, None, 0.0, True), (7.5, 7.5, 0.0, True), (7.5001, 7.5, 0.0, False),
-     (7.5001, 7.5, 0.001, True), (7.6, 7.5, 0.05, False), (6.0, 7.5, 0.0, True)],
-)  # fmt: skip
-def test_should_promote(challenger: float, champion: float | None, tolerance: float, expected: bool) -> None:
-    assert should_promote(challenger, champion, tolerance) is expected
-
-
-def test_data_months_come_from_meta_files() -> None:
-    files = {"green_tripdata_2021-02.parquet": "x", "green_tripdata_2021-01.parquet": "y"}
-    assert data_months({"outs": [], "meta": {"files": files}}) == ["2021-01", "2021-02"]
-    assert data_months({"outs": []}) == []
-
-
-def test_model_card_states_the_decision_and_the_numbers() -> None:
-    params = {"data": {"train_months": ["2021-01"], "val_months": ["2021-02"]}, "model": {"alpha": 1.0}}
-    kept = Decision("prod", 7.91234, "v0.1.1", 7.6, 0.0, promoted=False)
-    card = model_card(
-        ARTIFACT, "v0.1.2", "abc123", "ORIGIN", "patch", {"rmse": 7.9123}, params, ["2021-01"], kept
-    )
-    lines = card.splitlines()
-    assert lines[0] == "# trip-duration v0.1.2"
-    assert "- stage: not promoted: `prod` stays on v0.1.1" in lines
-    assert "| challenger | v0.1.2 | 7.9123 |" in lines and "| champion (`prod`) | v0.1.1 | 7.6000 |" in lines
-    assert "- training months: 2021-01" in lines and "- months in data.dvc: 2021-01" in lines
-    assert "dvc artifacts get ORIGIN trip-duration --rev v0.1.2 -o model.joblib" in lines
-    first = Decision("prod", 7.7587, None, None, 0.0, promoted=True)
-    card = model_card(ARTIFACT, "v0.1.0", "abc", ".", "first version", {}, {}, [], first)
-    assert "- stage: promoted to `prod` (first in it)" in card and "champion (" not in card
 
 
 # The loop, end to end

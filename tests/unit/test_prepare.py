@@ -1,7 +1,5 @@
-"""Reading both TLC schemas, the duration filter and its boundaries, and bad-input errors."""
+"""stages.prepare and trip_duration.tlc: both TLC schemas, the duration filter, bad-input errors."""
 
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -10,11 +8,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import ROOT, at, tlc_table, write_month
+from conftest import at, tlc_table, write_month
 
-from stages.errors import InputError
-from stages.prepare import prepare, prepare_windows, read_window
-from stages.trips import from_numpy, month_file, read_trips, to_numpy
+from stages.prepare import main, prepare, prepare_windows, read_window
+from trip_duration.errors import InputError, run
+from trip_duration.tlc import file_name, from_numpy, month_file, months_in, read_trips, to_numpy
 
 # Boundaries of the default 1..60 minute window: 0.5 and 61 go, 1 and 60 stay.
 BOUNDARY_TRIPS = [
@@ -72,6 +70,21 @@ def test_prepare_drops_pickups_outside_the_month_only_when_asked(tmp_path: Path)
     assert kept.to_pylist() == [datetime(2021, 1, 1, 0, 0), datetime(2021, 1, 31, 23, 59)]
 
 
+def test_prepare_drops_trips_without_a_pickup_or_dropoff_time(tmp_path: Path) -> None:
+    rows = [(at(3, hour), 10, 1, 2, 1.0) for hour in (8, 9, 10, 11)]
+    table = tlc_table(rows)
+    pickups = [None, at(3, 9), None, at(3, 11)]
+    dropoffs = [at(3, 8).replace(minute=10), None, None, at(3, 11).replace(minute=10)]
+    for name, times in (("lpep_pickup_datetime", pickups), ("lpep_dropoff_datetime", dropoffs)):
+        table = table.set_column(
+            table.schema.get_field_index(name), name, pa.array(times, pa.timestamp("us"))
+        )
+    pq.write_table(table, tmp_path / "m.parquet")
+    trips = read_trips(tmp_path / "m.parquet")
+    assert prepare(trips, 0, 60)["pickup_datetime"].to_pylist() == [at(3, 11)]
+    assert prepare(trips, 0, 60)["duration"].to_pylist() == [10.0]
+
+
 def test_windows_concatenate_months_of_different_schemas(tmp_path: Path) -> None:
     write_month(month_file(tmp_path, "green", "2023-01"), BOUNDARY_TRIPS, "A")
     write_month(month_file(tmp_path, "green", "2023-02"), BOUNDARY_TRIPS, "B")
@@ -89,6 +102,12 @@ def test_windows_concatenate_months_of_different_schemas(tmp_path: Path) -> None
     assert train.schema.field("PULocationID").type == pa.int16()
 
 
+def test_empty_window_is_an_error() -> None:
+    with pytest.raises(InputError) as caught:
+        read_window("data", "green", [], **WINDOW)
+    assert str(caught.value) == "params.yaml: a data window lists no months"
+
+
 def _error(tmp_path: Path, month_bytes: bytes | None = None, table: pa.Table | None = None) -> str:
     path = month_file(tmp_path, "green", "2021-01")
     if table is not None:
@@ -102,13 +121,12 @@ def _error(tmp_path: Path, month_bytes: bytes | None = None, table: pa.Table | N
 
 
 def test_missing_month_names_the_file_and_the_fix(tmp_path: Path) -> None:
-    assert "is missing" in _error(tmp_path)
-    assert "stages.fetch" in _error(tmp_path)
+    assert _error(tmp_path) == "is missing (fetch it: trip-duration fetch YYYY-MM)"
 
 
-def test_truncated_or_foreign_file_is_not_readable_parquet(tmp_path: Path, mirror: Path) -> None:
-    real = (mirror / "green_tripdata_2021-01.parquet").read_bytes()
-    assert _error(tmp_path, month_bytes=real[: len(real) // 2]).startswith("is not a readable parquet file")
+def test_truncated_or_foreign_file_is_not_readable_parquet(tmp_path: Path) -> None:
+    whole = write_month(tmp_path / "whole.parquet", BOUNDARY_TRIPS).read_bytes()
+    assert _error(tmp_path, month_bytes=whole[: len(whole) // 2]).startswith("is not a readable parquet file")
     assert _error(tmp_path, month_bytes=b"VendorID,lpep_pickup_datetime\n1,2\n").startswith(
         "is not a readable parquet file"
     )
@@ -117,13 +135,18 @@ def test_truncated_or_foreign_file_is_not_readable_parquet(tmp_path: Path, mirro
 def test_missing_column_and_wrong_type_are_named(tmp_path: Path) -> None:
     table = tlc_table(BOUNDARY_TRIPS)
     assert _error(tmp_path, table=table.drop_columns(["trip_distance"])) == "lacks column trip_distance"
-    assert "lacks a pickup time column" in _error(
-        tmp_path, table=table.drop_columns(["lpep_pickup_datetime"])
+    assert _error(tmp_path, table=table.drop_columns(["lpep_pickup_datetime"])) == (
+        "lacks a pickup time column (lpep_pickup_datetime or tpep_pickup_datetime)"
     )
     as_text = table.set_column(
         table.schema.get_field_index("PULocationID"), "PULocationID", table["PULocationID"].cast(pa.string())
     )
     assert _error(tmp_path, table=as_text) == "column PULocationID has type string, expected an integer"
+
+
+def test_zone_out_of_range_is_named(tmp_path: Path) -> None:
+    problem = _error(tmp_path, table=tlc_table([(at(3), 5.0, 70_000, 2, 1.0)]))
+    assert problem.startswith("has values out of range (")
 
 
 def test_month_keeping_no_trips_is_an_error(tmp_path: Path) -> None:
@@ -137,37 +160,82 @@ def test_bad_month_string_is_rejected(tmp_path: Path) -> None:
         month_file(tmp_path, "green", "2021-13")
 
 
-def _prepare_cli(tmp_path: Path, params: str) -> subprocess.CompletedProcess:
+def test_file_names_and_their_months() -> None:
+    assert file_name("yellow", "2024-02") == "yellow_tripdata_2024-02.parquet"
+    assert month_file("data", "green", "2021-01") == Path("data/green_tripdata_2021-01.parquet")
+    names = [
+        "green_tripdata_2021-02.parquet",
+        "green_tripdata_2021-01.parquet",
+        "yellow_tripdata_2021-01.parquet",
+    ]
+    assert months_in([*names, "notes.txt", "zones_2021-13.csv"]) == ["2021-01", "2021-02"]
+
+
+def _argv(tmp_path: Path) -> list[str]:
+    out, params = tmp_path / "out", tmp_path / "params.yaml"
+    train, val = out / "train.parquet", out / "val.parquet"
+    return ["--data-dir", str(tmp_path), "--train", str(train), "--val", str(val), "--params", str(params)]
+
+
+def _prepare_cli(tmp_path: Path, params: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """`python -m stages.prepare` in-process: (exit code, stderr)."""
     (tmp_path / "params.yaml").write_text(params)
-    return subprocess.run(
-        [sys.executable, "-m", "stages.prepare", "--data-dir", str(tmp_path), "--train", "out/train.parquet",
-         "--val", "out/val.parquet", "--params", "params.yaml"],
-        cwd=tmp_path, capture_output=True, text=True, env={"PYTHONPATH": str(ROOT), "PATH": ""},
-    )  # fmt: skip
+    with pytest.raises(SystemExit) as exited:
+        run(main, _argv(tmp_path))
+    return exited.value.code, capsys.readouterr().err
 
 
-def test_cli_reports_one_line_and_writes_nothing_on_bad_input(tmp_path: Path) -> None:
+def test_cli_reports_one_line_and_writes_nothing_on_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     write_month(month_file(tmp_path, "green", "2021-01"), BOUNDARY_TRIPS)
     params = (
         "data: {name: t, taxi: green, train_months: ['2021-01'], val_months: ['2021-02'],"
         " min_minutes: 1, max_minutes: 60, drop_outside_month: false}\n"
     )
-    done = _prepare_cli(tmp_path, params)
-    assert done.returncode == 1
+    code, stderr = _prepare_cli(tmp_path, params, capsys)
+    assert code == 1
     missing = month_file(tmp_path, "green", "2021-02")
-    assert done.stderr == f"error: {missing}: is missing (fetch it: python -m stages.fetch YYYY-MM)\n"
+    assert stderr == f"error: {missing}: is missing (fetch it: trip-duration fetch YYYY-MM)\n"
     assert not (tmp_path / "out").exists()
 
 
-def test_cli_rejects_an_unknown_parameter(tmp_path: Path) -> None:
+def test_cli_rejects_an_unknown_parameter(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     params = (
         "data: {name: t, taxi: green, colour: red, train_months: ['2021-01'], val_months: ['2021-02'],"
         " min_minutes: 1, max_minutes: 60, drop_outside_month: false}\n"
     )
-    done = _prepare_cli(tmp_path, params)
-    assert done.returncode == 1
-    assert done.stderr.startswith("error: params.yaml: data: ")
-    assert "colour" in done.stderr and len(done.stderr.splitlines()) == 1
+    code, stderr = _prepare_cli(tmp_path, params, capsys)
+    assert code == 1
+    assert stderr == (
+        f"error: {tmp_path / 'params.yaml'}: data: got an unexpected keyword argument 'colour'\n"
+    )
+
+
+def test_cli_needs_a_readable_params_file_with_a_data_section(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    params = tmp_path / "params.yaml"
+    code, stderr = _prepare_cli(tmp_path, "model: {name: linear}\n", capsys)
+    assert (code, stderr) == (1, f"error: {params}: has no 'data' section\n")
+    code, stderr = _prepare_cli(tmp_path, "data: [unclosed\n", capsys)
+    assert code == 1 and stderr.startswith(f"error: {params}: cannot read parameters (while parsing")
+    assert stderr.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_writes_both_windows(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_month(month_file(tmp_path, "green", "2021-01"), BOUNDARY_TRIPS)
+    write_month(month_file(tmp_path, "green", "2021-02"), BOUNDARY_TRIPS[1:2], "B")
+    (tmp_path / "params.yaml").write_text(
+        "data: {name: t, taxi: green, train_months: ['2021-01'], val_months: ['2021-02'],"
+        " min_minutes: 1, max_minutes: 60, drop_outside_month: false}\n"
+    )
+    main(_argv(tmp_path))
+    assert capsys.readouterr().out == "prepare: 2 training trips, 1 validation trips\n"
+    assert pq.read_table(tmp_path / "out/train.parquet")["duration"].to_pylist() == [1.0, 60.0]
+    assert pq.read_table(tmp_path / "out/val.parquet")["duration"].to_pylist() == [1.0]
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["train.parquet", "val.parquet"]
 
 
 def test_arrow_columns_reach_numpy_and_back_unchanged() -> None:
@@ -180,3 +248,7 @@ def test_arrow_columns_reach_numpy_and_back_unchanged() -> None:
     with_nulls = to_numpy(pa.array([1.5, None]))
     assert with_nulls[0] == 1.5 and np.isnan(with_nulls[1])
     assert from_numpy(np.array([0.25, 2.0])).to_pylist() == [0.25, 2.0]
+    missing = to_numpy(pa.array([datetime(2021, 1, 1, 8), None], pa.timestamp("us")))
+    assert (missing.dtype, missing.tolist()) == (np.dtype("datetime64[us]"), [datetime(2021, 1, 1, 8), None])
+    unsigned = to_numpy(pa.array([1, 65535], pa.uint16()))
+    assert (unsigned.dtype, unsigned.tolist()) == (np.dtype("uint16"), [1, 65535])

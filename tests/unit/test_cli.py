@@ -1,0 +1,67 @@
+"""The `trip-duration` command: usage, dispatch to each tool, and the console script itself."""
+
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from trip_duration_ops import cli
+from trip_duration_ops.cli import COMMANDS, main, usage
+
+
+def exit_code(argv: list[str]) -> int:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    return exited.value.code
+
+
+def test_no_command_prints_usage_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert exit_code([]) == 2
+    assert capsys.readouterr() == (usage() + "\n", "")
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_help_lists_every_command_and_exits_0(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert exit_code([flag]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    lines = out.splitlines()
+    assert lines[:3] == ["usage: trip-duration <command> [args]", "", "commands:"]
+    width = max(map(len, COMMANDS))
+    assert lines[3:] == [f"  {name:<{width}}  {text}" for name, (_, text) in COMMANDS.items()]
+    assert [line.split()[0] for line in lines[3:]] == list(COMMANDS)
+
+
+def test_unknown_command_exits_2_naming_it(capsys: pytest.CaptureFixture[str]) -> None:
+    assert exit_code(["frobnicate", "--now"]) == 2
+    assert capsys.readouterr() == ("", f"{usage()}\n\nerror: unknown command 'frobnicate'\n")
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_every_command_is_shown_in_the_overview(command: str) -> None:
+    assert f"\n    trip-duration {command} " in cli.__doc__
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_every_command_module_imports_and_has_main(command: str) -> None:
+    module = importlib.import_module(COMMANDS[command][0])
+    assert callable(module.main)
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_each_command_has_its_own_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert exit_code([command, "--help"]) == 0
+    assert capsys.readouterr().out.startswith("usage: trip-duration ")
+
+
+def test_arguments_reach_the_command_and_its_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert exit_code(["fetch", "2021-1"]) == 1
+    assert capsys.readouterr() == ("", "error: 2021-1: not a month: expected YYYY-MM, like 2021-01\n")
+
+
+def test_the_console_script_is_installed() -> None:
+    script = Path(sys.executable).parent / "trip-duration"
+    done = subprocess.run([str(script)], capture_output=True, text=True)
+    assert (done.returncode, done.stdout, done.stderr) == (2, usage() + "\n", "")

@@ -1,0 +1,334 @@
+"""The pull-request report: its markdown from hand-written DVC diffs, locks and .dvc files."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from trip_duration.errors import InputError, run
+from trip_duration_ops.report import (
+    comparability,
+    data_changes,
+    gate,
+    gate_limit,
+    main,
+    metrics_table,
+    number,
+    one_revision,
+    out_md5,
+    params_table,
+    plots_table,
+    render_plots,
+    report,
+    val_path,
+    verdict,
+)
+
+PNG = b"\x89PNG\r\n\x1a\n"
+VAL = "prepared/val.parquet"
+
+
+def rmse(old: float | None, new: float | None) -> dict:
+    return {"reports/metrics.json": {"rmse": {"old": old, "new": new}}}
+
+
+@pytest.mark.parametrize(
+    ("value", "sign", "shown"),
+    [
+        (7.7587, False, "7.7587"),
+        (5.357, False, "5.3570"),  # errors always show 4 decimals
+        (0.14109999999999978, True, "+0.1411"),
+        (-0.014900000000000024, True, "-0.0149"),
+        (0.123456, False, "0.12346"),  # a fifth decimal kept, as `dvc metrics diff --md` keeps it
+        (1234.5, False, "1,234.5000"),
+        (-1e-9, True, "0.0000"),
+        (61921, False, "61,921"),
+        (0, True, "0"),
+        (12, True, "+12"),
+        (None, False, "—"),
+        (True, False, "True"),
+        ("n/a", False, "n/a"),
+    ],
+)
+def test_number_rounds_as_dvc_with_separators(value: float | None, sign: bool, shown: str) -> None:
+    assert number(value, sign) == shown
+
+
+def test_metrics_table_lines() -> None:
+    diff = {
+        "reports/metrics.json": {
+            "rmse": {"old": 7.7587, "new": 7.8998, "diff": 0.14109999999999978},
+            "val_rows": {"old": 61921, "new": 61921, "diff": 0},
+            "r2": {"old": 0.5937, "new": 0.5788, "diff": -0.014900000000000024},
+            "mae": {"old": None, "new": 5.357},
+        }
+    }
+    assert metrics_table(diff, "main").splitlines() == [
+        "| metric | main | PR | change | change % |",
+        "| --- | --- | --- | --- | --- |",
+        "| mae | — | 5.3570 | — | — |",
+        "| r2 | 0.5937 | 0.5788 | -0.0149 | -2.51% |",
+        "| rmse | 7.7587 | 7.8998 | +0.1411 | +1.82% |",
+        "| val_rows | 61,921 | 61,921 | 0 | 0.00% |",
+    ]
+    assert metrics_table({}, "main") == "none"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "limit", "line"),
+    [
+        (
+            8.0,
+            7.9,
+            1.0,
+            "✅ **Better**: validation RMSE 8.0000 → 7.9000 (-1.25%) against main; passes the gate",
+        ),
+        (
+            3.3,
+            3.333,
+            1.0,
+            "✅ **Worse**: validation RMSE 3.3000 → 3.3330 (+1.00%) against main; passes the gate",
+        ),
+        (
+            3.3,
+            3.3331,
+            1.0,
+            "❌ **Worse**: validation RMSE 3.3000 → 3.3331 (+1.0030%) against main; fails the gate",
+        ),
+        (7.7587, 7.7587, 0.0, "✅ **Unchanged**: validation RMSE 7.7587, as on main; passes the gate"),
+        (
+            10.0,
+            9.95,
+            -0.5,
+            "✅ **Better**: validation RMSE 10.0000 → 9.9500 (-0.50%) against main; passes the gate",
+        ),
+        (
+            10.0,
+            9.96,
+            -0.5,
+            "❌ **Better**: validation RMSE 10.0000 → 9.9600 (-0.40%) against main; fails the gate",
+        ),
+        (None, 7.8998, 1.0, "✅ **First metrics**: validation RMSE 7.8998, main has none; passes the gate"),
+        (7.7587, None, 1.0, "❌ **No RMSE**: the PR's metrics have no `rmse`; fails the gate"),
+    ],
+)
+def test_verdict_and_gate_at_the_boundary(
+    old: float | None, new: float | None, limit: float, line: str
+) -> None:
+    # 3.3 -> 3.333 is exactly +1%, which floats make 1.0000000000000109%: the limit itself passes.
+    assert verdict(rmse(old, new), "main", limit) == f"{line} (at most {limit:+g}%)."
+    assert gate(rmse(old, new), limit) is line.startswith("✅")
+
+
+def test_gate_from_zero_rmse_needs_no_rise() -> None:
+    assert gate(rmse(0.0, 0.0), 1.0) is True
+    assert gate(rmse(0.0, 0.1), 1.0) is False
+
+
+def test_gate_limit_takes_numbers_only() -> None:
+    assert gate_limit(name="default", max_rmse_increase_pct=1) == 1.0
+    for bad in ("1%", True, None):
+        with pytest.raises(ValueError, match="must be a number"):
+            gate_limit(name="default", max_rmse_increase_pct=bad)
+
+
+def test_params_table_lines() -> None:
+    diff = {
+        "params.yaml": {
+            "model.name": {"old": "linear", "new": "ridge"},
+            "model.alpha": {"old": None, "new": 2.0},
+            "model.fit_intercept": {"old": True, "new": None},
+            "data.train_months": {"old": ["2021-01"], "new": ["2021-01", "2021-03"]},
+            "report.note": {"old": "a|b", "new": "c"},
+        }
+    }
+    assert params_table(diff, "main").splitlines() == [
+        "| param | main | PR |",
+        "| --- | --- | --- |",
+        '| data.train_months | `["2021-01"]` | `["2021-01", "2021-03"]` |',
+        "| model.alpha | — | `2.0` |",
+        "| model.fit_intercept | `true` | — |",
+        "| model.name | `linear` | `ridge` |",
+        "| report.note | `a\\|b` | `c` |",
+    ]
+    two_files = {"a.yaml": {"x": {"old": 1, "new": 2}}, "b.yaml": {"x": {"old": 3, "new": 4}}}
+    assert params_table(two_files, "v1").splitlines()[2:] == [
+        "| a.yaml: x | `1` | `2` |",
+        "| b.yaml: x | `3` | `4` |",
+    ]
+    assert params_table({}, "main") == "none"
+
+
+def dvc_file(files: dict[str, str] | None, md5: str = "f0.dir") -> dict:
+    return {
+        "outs": [{"md5": md5, "path": "data"}],
+        **({"meta": {"files": files}} if files is not None else {}),
+    }
+
+
+def test_data_changes_lists_added_removed_and_changed_months() -> None:
+    base = dvc_file({"m-01.parquet": "aaaaaaaa11", "m-02.parquet": "bbbbbbbb22", "m-03.parquet": "cc"})
+    pr = dvc_file(
+        {"m-01.parquet": "aaaaaaaa11", "m-02.parquet": "dddddddd44", "m-04.parquet": "ee"}, "f1.dir"
+    )
+    assert data_changes(base, pr).splitlines() == [
+        "- added: `m-04.parquet`",
+        "- removed: `m-03.parquet`",
+        "- changed: `m-02.parquet` (md5 bbbbbbbb → dddddddd)",
+    ]
+    assert data_changes(base, base) == "none"
+    assert data_changes(None, dvc_file({"m-01.parquet": "aa"})) == "- added: `m-01.parquet`"
+    assert data_changes(dvc_file(None), dvc_file(None, "f1.dir")) == (
+        "the data changed, but `meta.files` does not say which files"
+    )
+    assert data_changes(dvc_file(None), dvc_file(None)) == "none"
+
+
+def lock(val_md5: str | None) -> dict:
+    """A dvc.lock whose prepare stage wrote the validation trips with `val_md5` (none if None)."""
+    outs = [{"path": "prepared/train.parquet", "md5": "t1"}]
+    outs += [{"path": VAL, "md5": val_md5}] if val_md5 else []
+    return {"schema": "2.0", "stages": {"prepare": {"cmd": "python -m stages.prepare", "outs": outs}}}
+
+
+def test_out_md5_finds_an_output_in_any_stage() -> None:
+    assert out_md5(lock("v1"), VAL) == "v1"
+    assert out_md5(lock(None), VAL) is None
+    assert out_md5(None, VAL) is None
+    assert out_md5({"stages": {"evaluate": {"cmd": "x"}}}, VAL) is None
+
+
+def test_comparability_warns_when_the_validation_trips_differ() -> None:
+    warning = comparability(lock("v1"), lock("v2"), VAL, "main")
+    assert warning == (
+        "> [!WARNING]\n> **Not like for like**: the validation trips (`prepared/val.parquet`) differ from"
+        " main's, so the RMSE change mixes a change of model with a change of trips"
+        " (months, filters or data)."
+    )
+    assert "Not like for like" in comparability(lock("v1"), lock(None), VAL, "main")
+
+
+def test_comparability_is_silent_when_the_trips_are_the_same_or_the_base_has_none() -> None:
+    assert comparability(lock("v1"), lock("v1"), VAL, "main") == ""
+    assert comparability(None, lock("v2"), VAL, "main") == ""
+    assert comparability(lock(None), lock("v2"), VAL, "main") == ""
+    assert comparability({}, lock("v2"), VAL, "main") == ""
+
+
+def test_report_puts_the_verdict_first_and_the_warning_under_it() -> None:
+    warning = comparability(lock("v1"), lock("v2"), VAL, "main")
+    text, passed = report(rmse(8.0, 7.9), {}, dvc_file({}), dvc_file({}), "none", "main", 1.0, warning)
+    assert passed is True
+    assert text.split("\n\n") == [
+        verdict(rmse(8.0, 7.9), "main", 1.0),
+        warning,
+        "## Metrics",
+        metrics_table(rmse(8.0, 7.9), "main"),
+        "## Parameters that changed",
+        "none",
+        "## Data that changed",
+        "none",
+        "## Plots",
+        "none\n",
+    ]
+    text, passed = report(rmse(8.0, 9.0), {}, dvc_file({}), dvc_file({}), "none", "main", 1.0)
+    assert passed is False
+    assert text.split("\n\n")[1] == "## Metrics"
+
+
+def test_one_revision_keeps_its_rows_on_axes_shared_with_the_other() -> None:
+    spec = {
+        "data": {
+            "values": [{"h": "1", "e": "4.0", "rev": "workspace"}, {"h": "2", "e": "9.5", "rev": "main"}]
+        },
+        "mark": "bar",
+        "encoding": {
+            "x": {"field": "e", "type": "quantitative", "scale": {"zero": False}},
+            "y": {"field": "h", "type": "nominal"},
+            "color": {
+                "field": "rev",
+                "scale": {"domain": ["workspace", "main"], "range": ["#945dd6", "#13adc7"]},
+            },
+        },
+        "layer": [{"mark": "line", "encoding": {"y": {"field": "h", "type": "quantitative"}}}],
+    }
+    main = one_revision(spec, "main", "main")
+    assert main["data"]["values"] == [{"h": "2", "e": "9.5", "rev": "main"}]
+    assert main["encoding"]["x"]["scale"] == {"zero": False, "domain": [0, 9.5], "nice": True}  # bars from 0
+    assert main["encoding"]["color"]["scale"] == {"domain": ["main"], "range": ["#13adc7"]}
+    assert main["layer"][0]["encoding"]["y"]["scale"] == {"domain": [0, 2.0], "nice": True}
+    pr = one_revision(spec, "workspace", "PR")
+    assert pr["data"]["values"] == [{"h": "1", "e": "4.0", "rev": "PR"}]
+    assert pr["encoding"]["x"]["scale"]["domain"] == [0, 9.5]
+    assert spec["data"]["values"][0]["rev"] == "workspace"  # the input is left alone
+
+
+def test_plots_table_lines() -> None:
+    images = [("Errors", "img/e-base.png", "img/e-pr.png"), ("New plot", None, "img/n-pr.png")]
+    assert plots_table(images, "main").splitlines() == [
+        "| main | PR |",
+        "| --- | --- |",
+        "| ![Errors: main](img/e-base.png) | ![Errors: PR](img/e-pr.png) |",
+        "| — | ![New plot: PR](img/n-pr.png) |",
+    ]
+    assert plots_table([], "main") == "none"
+
+
+def test_render_plots_draws_the_sides_a_revision_has(tmp_path: Path) -> None:
+    spec = {
+        "data": {"values": [{"x": "1", "y": "2", "rev": "workspace"}]},
+        "title": {"text": "New plot"},
+        "mark": "point",
+        "encoding": {
+            "x": {"field": "x", "type": "quantitative"},
+            "y": {"field": "y", "type": "quantitative"},
+        },
+    }
+    plots = {"data": {"reports/new.csv": [{"type": "vega", "revisions": ["workspace"], "content": spec}]}}
+    images = tmp_path / "out/images"
+    images.mkdir(parents=True)
+    (images / "reports-new-base.png").write_bytes(b"left from an earlier run")
+    drawn = render_plots(plots, "main", images, tmp_path / "out")
+    assert drawn == [("New plot", None, "images/reports-new-pr.png")]
+    assert [path.name for path in images.iterdir()] == ["reports-new-pr.png"]
+    assert (images / "reports-new-pr.png").read_bytes()[:8] == PNG
+
+
+def test_val_path_comes_from_dvc_yaml_vars(tmp_path: Path) -> None:
+    dvc_yaml = tmp_path / "dvc.yaml"
+    dvc_yaml.write_text("vars:\n  - other.yaml\n  - paths:\n      val: data/val.parquet\nstages: {}\n")
+    assert val_path(str(dvc_yaml)) == "data/val.parquet"
+    dvc_yaml.write_text("vars:\n  - paths:\n      train: data/train.parquet\n")
+    with pytest.raises(InputError) as caught:
+        val_path(str(dvc_yaml))
+    assert str(caught.value) == f"{dvc_yaml}: vars.paths has no 'val'"
+
+
+def test_the_projects_dvc_yaml_names_the_validation_trips() -> None:
+    assert val_path(str(Path(__file__).resolve().parents[2] / "dvc.yaml")) == VAL
+
+
+@pytest.mark.parametrize(
+    ("section", "problem"),
+    [
+        (
+            {"name": "default", "max_rmse_increase_pct": "1%"},
+            "max_rmse_increase_pct must be a number, not '1%'",
+        ),
+        (
+            {"name": "default", "max_rmse_pct": 1.0},
+            "missing a required argument: 'max_rmse_increase_pct'",
+        ),
+    ],
+)
+def test_bad_report_section_fails_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], section: dict, problem: str
+) -> None:
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"report": section}))
+    out = tmp_path / "none.md"
+    with pytest.raises(SystemExit) as exited:
+        run(main, ["--params", str(params), "--out", str(out), "--images", str(tmp_path / "images")])
+    assert exited.value.code == 1
+    assert capsys.readouterr() == ("", f"error: {params}: report: {problem}\n")
+    assert not out.exists() and not (tmp_path / "images").exists()
