@@ -13,6 +13,7 @@ import pytest
 from bench.project import make_project as copy_project
 
 ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent  # this environment's python, dvc, gto and trip-duration
 
 
 def mirror_dir() -> Path:
@@ -32,6 +33,7 @@ def env() -> dict[str, str]:
     """Environment for subprocesses: the project importable, the mirror as the TLC source."""
     return {
         **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",  # python -m stages.* run by dvc
         "PYTHONPATH": str(ROOT),
         "TLC_MIRROR": str(mirror_dir()),
         "GIT_AUTHOR_NAME": "test",
@@ -39,9 +41,6 @@ def env() -> dict[str, str]:
         "GIT_COMMITTER_NAME": "test",
         "GIT_COMMITTER_EMAIL": "test@example.com",
     }
-
-
-BIN = Path(sys.executable).parent  # this environment's dvc, gto and trip-duration
 
 
 def sh(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:

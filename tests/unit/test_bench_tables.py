@@ -1,21 +1,17 @@
-"""The benchmark's correctness (never its timings): resampled months, the course baseline, the table."""
+"""The benchmark's correctness (never its timings): resampled months and the table, from hand-made numbers.
 
-import subprocess
-import sys
+On the real months (built months, the course baseline, a whole small run): tests/e2e/test_bench.py.
+"""
+
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 import pytest
-from conftest import ROOT, at, env, tlc_table, write_month
+from conftest import at, tlc_table, write_month
 
-from bench.course import run_course
 from bench.make_months import (
-    SOURCE_MONTHS,
-    build_months,
     load_pool,
-    month_path,
     move_into_month,
     resample_month,
 )
@@ -78,28 +74,6 @@ def test_resample_is_seeded(pool) -> None:
     assert not resample_month(pool, 50, "2099-02", seed=1).equals(resample_month(pool, 50, "2099-02", seed=2))
 
 
-def test_built_months_are_tlc_files_and_are_cached(mirror: Path, tmp_path: Path) -> None:
-    train, val = build_months(mirror, tmp_path, ["2099-01"], ["2099-02"], rows=5_000, seed=0)
-    assert (train.name, val.name) == ("green_tripdata_2099-01.parquet", "green_tripdata_2099-02.parquet")
-    source = pq.read_schema(month_path(mirror, SOURCE_MONTHS[0]))
-    for path, month in ((train, "2099-01"), (val, "2099-02")):
-        meta = pq.ParquetFile(path)
-        assert meta.metadata.num_rows == 5_000
-        assert meta.schema_arrow.equals(source)
-        assert meta.metadata.row_group(0).column(0).compression == "SNAPPY"
-        pickup = pq.read_table(path, columns=["lpep_pickup_datetime"])[0].to_numpy()
-        assert str(pickup.min())[:7] == month and str(pickup.max())[:7] == month
-    stamp = train.stat().st_mtime_ns
-    assert build_months(mirror, tmp_path, ["2099-01"], ["2099-02"], rows=5_000, seed=0)[0] == train
-    assert train.stat().st_mtime_ns == stamp
-
-
-def test_course_method_gives_the_course_result(mirror: Path) -> None:
-    report = run_course(month_path(mirror, "2021-01"), month_path(mirror, "2021-02"))
-    assert (report["train_rows"], report["val_rows"], report["features"]) == (73_908, 61_921, 13_221)
-    assert report["rmse"] == pytest.approx(7.7587, abs=0.0005)
-
-
 COURSE = Result("course method, 3M month", 3_000_000, 40.0, 2_400.0, 7.1234)
 REPRO = Result("dvc repro from scratch, 3M month", 3_000_000, 5.0, 1_000.0, 7.12341, COURSE)
 MONTHS_COURSE = Result("course method, 2021-01 / 2021-02", 76_518, 2.0, 300.0, 7.7587)
@@ -140,17 +114,3 @@ def test_targets_only_cover_measured_cases() -> None:
     assert check_targets({}) == []
     names = [target.name for target in check_targets({"months_noop": NOOP})]
     assert names == ["course months: no-op dvc repro < 1.5 s"]
-
-
-def test_a_tiny_benchmark_runs_end_to_end(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "bench.run", "--rows", "20000", "--workdir", str(tmp_path)]
-    done = subprocess.run(command, cwd=ROOT, env=env(), capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    table = [line for line in lines if line.startswith("| ")]
-    assert table[0].startswith("| case | rows | wall s | peak RSS MB | val RMSE |")
-    rows = {line.split(" | ")[0][2:]: line.split(" | ") for line in table[1:]}
-    assert rows["course method, 20,000-row month"][4] == rows["dvc repro from scratch, 20,000-row month"][4]
-    assert rows["dvc repro from scratch, course months"][4] == "7.7587"
-    assert len(rows) == 7
-    assert any(line.startswith(("PASS  ", "FAIL  ")) for line in lines)

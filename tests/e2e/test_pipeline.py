@@ -1,0 +1,174 @@
+"""The whole pipeline through the real `dvc` and `git` on the course months, in throwaway copies."""
+
+import csv
+import hashlib
+import io
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from conftest import make_project, sh
+
+MODEL = Path("models/trip-duration.joblib")
+FEB = "data/green_tripdata_2021-02.parquet"
+STAGES = ("prepare", "train", "evaluate")
+COURSE_RMSE = 7.7587
+
+
+@pytest.fixture(scope="module")
+def reproduced(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project with the course months, after one `dvc repro`, committed."""
+    project = make_project(tmp_path_factory.mktemp("reproduced") / "project", ["2021-01", "2021-02"])
+    sh("dvc", "repro", cwd=project)
+    sh("git", "add", "-A", cwd=project)
+    sh("git", "commit", "-qm", "baseline", cwd=project)
+    return project
+
+
+@pytest.fixture
+def project(reproduced: Path, tmp_path: Path) -> Path:
+    """A private copy of the reproduced project (git history, DVC cache and run-cache included)."""
+    copy = tmp_path / "project"
+    shutil.copytree(reproduced, copy, symlinks=True)
+    return copy
+
+
+def md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def metrics(project: Path) -> dict:
+    return json.loads((project / "reports/metrics.json").read_text())
+
+
+def set_model(project: Path, **values: object) -> None:
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["model"] = {**params["model"], **values}
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def ran(out: str) -> list[str]:
+    """Stages that ran, in order, from DVC's output."""
+    return [stage for line in out.splitlines() for stage in STAGES if line == f"Running stage '{stage}':"]
+
+
+def test_repro_gives_the_course_result_and_is_deterministic(project: Path) -> None:
+    found = metrics(project)
+    assert found["rmse"] == pytest.approx(COURSE_RMSE, abs=0.0005)
+    assert (found["train_rows"], found["val_rows"], found["features"]) == (73_908, 61_921, 13_221)
+    lock, model = (project / "dvc.lock").read_text(), md5(project / MODEL)
+    for output in ("prepared", "models", "predictions", "reports"):
+        shutil.rmtree(project / output)
+    out = sh("dvc", "repro", "--force", cwd=project).stdout
+    assert ran(out) == ["prepare", "train", "evaluate"]
+    assert (project / "dvc.lock").read_text() == lock
+    assert md5(project / MODEL) == model
+    assert metrics(project) == found
+    assert sh("dvc", "status", "-q", cwd=project, check=False).returncode == 0
+
+
+def test_a_model_change_reruns_train_and_evaluate_only(project: Path) -> None:
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["model"] = {"name": "ridge", "estimator": "sklearn.linear_model.Ridge", "alpha": 2.0}
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = sh("dvc", "repro", cwd=project).stdout
+    assert ran(out) == ["train", "evaluate"]
+    assert "Stage 'prepare' didn't change, skipping" in out.splitlines()
+    assert metrics(project)["rmse"] == 7.8998  # worse than the course model: the report test relies on it
+
+
+def exp_rows(project: Path) -> list[dict[str, str]]:
+    shown = sh("dvc", "exp", "show", "--csv", "--no-pager", cwd=project).stdout
+    return list(csv.DictReader(io.StringIO(shown)))
+
+
+def test_exp_run_swaps_the_model_group_and_exp_show_lists_both_runs(project: Path) -> None:
+    out = sh("dvc", "exp", "run", "-S", "model=ridge", "-S", "model.alpha=0.5", cwd=project).stdout
+    assert ran(out) == ["train", "evaluate"]
+    shown = [
+        (
+            row["typ"],
+            row["rev"] if row["typ"] == "baseline" else "exp",
+            row["model.name"],
+            row["model.alpha"],
+            row["rmse"],
+        )
+        for row in exp_rows(project)
+    ]
+    # the workspace (applied), main (the course model) and the one experiment on it
+    assert shown == [
+        ("baseline", "workspace", "ridge", "0.5", "7.5991"),
+        ("baseline", "main", "linear", "", "7.7587"),
+        ("branch_base", "exp", "ridge", "0.5", "7.5991"),
+    ]
+
+
+def test_queued_sweep_runs_every_model(project: Path) -> None:
+    sh("dvc", "exp", "run", "--queue", "-S", "model=lasso,ridge", cwd=project)
+    try:
+        sh("dvc", "queue", "start", cwd=project)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            status = sh("dvc", "queue", "status", cwd=project).stdout
+            if "Queued" not in status and "Running" not in status:
+                break
+            time.sleep(2)  # each `dvc queue status` costs a second of CPU that the runs need
+    finally:
+        sh("dvc", "queue", "stop", "--kill", cwd=project, check=False)
+    states = [line.split()[-1] for line in status.splitlines()[1:] if line.strip() and "Worker" not in line]
+    assert states == ["Success", "Success"], status
+    runs = {row["model.name"]: row["rmse"] for row in exp_rows(project) if row["State"] == "Success"}
+    assert runs == {"lasso": "9.2334", "ridge": "7.7037"}
+
+
+def test_a_model_seen_before_is_restored_from_the_run_cache(project: Path) -> None:
+    linear = md5(project / MODEL)
+    first = sh("dvc", "exp", "run", "-S", "model=ridge", cwd=project).stdout
+    assert ran(first) == ["train", "evaluate"]
+    assert md5(project / MODEL) != linear
+    again = sh("dvc", "exp", "run", "-S", "model=linear", cwd=project).stdout
+    lines = again.splitlines()
+    assert "Stage 'train' is cached - skipping run, checking out outputs" in lines
+    assert ran(again) == ["evaluate"]  # its outputs are not cached (metrics, plots): it runs again
+    assert md5(project / MODEL) == linear
+    assert metrics(project)["rmse"] == COURSE_RMSE
+
+
+def damage_month(project: Path, damage: str) -> str:
+    """Break February in data/; return the problem the stage must report."""
+    month = project / FEB
+    if damage == "truncate":
+        month.write_bytes(month.read_bytes()[:5000])
+        with pytest.raises(pa.ArrowInvalid) as raised:  # Arrow's own words end the line
+            pq.ParquetFile(month)
+        return f"is not a readable parquet file ({raised.value})"
+    pq.write_table(pq.read_table(month).drop_columns(["trip_distance"]), month)
+    return "lacks column trip_distance"
+
+
+def fails_in_one_line_and_checkout_restores(project: Path, error: str) -> None:
+    model, lock = md5(project / MODEL), (project / "dvc.lock").read_text()
+    done = sh("dvc", "repro", cwd=project, check=False)
+    assert done.returncode != 0
+    assert [line for line in done.stderr.splitlines() if line.startswith("error: ")] == [error]
+    assert (project / "dvc.lock").read_text() == lock
+    sh("dvc", "checkout", cwd=project)
+    assert md5(project / MODEL) == model
+
+
+@pytest.mark.parametrize("damage", ["truncate", "drop_column"])
+def test_bad_month_fails_in_one_line_and_leaves_the_model_alone(project: Path, damage: str) -> None:
+    problem = damage_month(project, damage)
+    fails_in_one_line_and_checkout_restores(project, f"error: {FEB}: {problem}")
+
+
+def test_bad_model_parameter_fails_in_one_line_and_leaves_the_model_alone(project: Path) -> None:
+    set_model(project, positive=True)  # LinearRegression(positive=True) takes no sparse input
+    fails_in_one_line_and_checkout_restores(
+        project, "error: params.yaml: model: LinearRegression needs dense input; set features.encoding=target"
+    )

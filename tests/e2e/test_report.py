@@ -1,0 +1,186 @@
+"""The pull-request report, end to end: `trip-duration report` on real PR branches with real git and DVC.
+
+main holds the course's linear model on 2021-01 / 2021-02. Two branches, each in its own copy:
+- pr: a model change only, ridge with alpha 2.0 (worse by 1.82%): like for like;
+- trips: the same model on other trips: one more month in data/ (2021-03) and validation trips of
+  at most 30 minutes (data.max_minutes): not like for like.
+"""
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import make_project, sh
+
+PNG = b"\x89PNG\r\n\x1a\n"
+RIDGE = {"name": "ridge", "estimator": "sklearn.linear_model.Ridge", "alpha": 2.0}
+WARNING = (
+    "> [!WARNING]\n> **Not like for like**: the validation trips (`prepared/val.parquet`) differ from main's,"
+    " so the RMSE change mixes a change of model with a change of trips (months, filters or data)."
+)
+WORSE = "**Worse**: validation RMSE 7.7587 → 7.8998 (+1.82%) against main;"
+
+
+def set_params(project: Path, **sections: dict) -> None:
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    (project / "params.yaml").write_text(yaml.safe_dump({**params, **sections}, sort_keys=False))
+
+
+def update_section(project: Path, section: str, **values: object) -> None:
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    set_params(project, **{section: {**params[section], **values}})
+
+
+@pytest.fixture(scope="module")
+def main(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project on main: the course months recorded in data.dvc, reproduced and committed."""
+    project = make_project(tmp_path_factory.mktemp("report") / "main", ["2021-01", "2021-02"])
+    sh("trip-duration", "fetch", "2021-01", "2021-02", cwd=project)  # records meta.files
+    sh("dvc", "add", "-q", "data", cwd=project)
+    sh("dvc", "repro", cwd=project)
+    sh("git", "add", "-A", cwd=project)
+    sh("git", "commit", "-qm", "baseline", cwd=project)
+    return project
+
+
+def branch(main: Path, folder: Path, name: str) -> Path:
+    """A copy of `main` (history and DVC cache included) on a new branch `name`."""
+    project = folder / name
+    shutil.copytree(main, project, symlinks=True)
+    sh("git", "checkout", "-qb", name, cwd=project)
+    return project
+
+
+def posted(project: Path) -> tuple[int, str]:
+    """Exit code and markdown of `trip-duration report --base main`."""
+    done = sh("trip-duration", "report", "--base", "main", cwd=project, check=False)
+    assert done.stdout.splitlines() == [
+        (project / "report.md").read_text().splitlines()[0],
+        "wrote report.md",
+    ]
+    return done.returncode, (project / "report.md").read_text()
+
+
+@pytest.fixture(scope="module")
+def pr(main: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Branch `pr`, reproduced: ridge with alpha 2.0 instead of least squares, nothing else."""
+    project = branch(main, tmp_path_factory.mktemp("report"), "pr")
+    set_params(project, model=RIDGE)
+    out = sh("dvc", "repro", cwd=project).stdout
+    assert "Stage 'prepare' didn't change, skipping" in out.splitlines()
+    return project
+
+
+@pytest.fixture(scope="module")
+def pr_report(pr: Path) -> tuple[int, str]:
+    return posted(pr)
+
+
+def sections(markdown: str) -> list[str]:
+    return markdown.rstrip("\n").split("\n\n")
+
+
+def numbers(markdown: str, columns: slice) -> dict[str, list[float | None]]:
+    """Metric name -> numbers of a markdown metrics table, from either DVC's layout or the report's."""
+    found = {}
+    for line in markdown.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) < 4 or cells[0] in ("metric", "Path") or set(cells[0]) <= set("-: "):
+            continue
+        name, *values = cells[columns]
+        found[name] = [None if v in ("-", "—") else float(v.replace(",", "")) for v in values]
+    return found
+
+
+def test_metrics_are_those_of_dvc_metrics_diff(pr: Path, pr_report: tuple[int, str]) -> None:
+    _, markdown = pr_report
+    table = markdown.split("## Metrics")[1].split("##")[0]
+    ours = numbers(table, slice(0, 4))  # metric | main | PR | change
+    everything = numbers(sh("dvc", "metrics", "diff", "main", "--md", "--all", cwd=pr).stdout, slice(1, 5))
+    changed = numbers(sh("dvc", "metrics", "diff", "main", "--md", cwd=pr).stdout, slice(1, 5))
+    assert ours == everything
+    assert sorted(changed) == ["mae", "r2", "rmse", "train_rmse"]
+    assert changed.items() <= ours.items()
+    assert sorted(ours) == ["features", "mae", "r2", "rmse", "train_rmse", "train_rows", "val_rows"]
+    assert ours["rmse"] == [7.7587, 7.8998, 0.1411]
+    assert "| val_rows | 61,921 | 61,921 | 0 | 0.00% |" in table.splitlines()
+
+
+def test_verdict_comes_first_and_the_gate_sets_the_exit_code(pr: Path, pr_report: tuple[int, str]) -> None:
+    code, markdown = pr_report
+    assert markdown.splitlines()[0] == f"❌ {WORSE} fails the gate (at most +1%)."
+    assert code == 1
+    update_section(pr, "report", max_rmse_increase_pct=2.0)
+    try:
+        assert sh("dvc", "status", "-q", cwd=pr, check=False).returncode == 0  # no stage reads `report`
+        code, loose = posted(pr)
+    finally:
+        update_section(pr, "report", max_rmse_increase_pct=1.0)
+    assert code == 0
+    assert loose.splitlines()[0] == f"✅ {WORSE} passes the gate (at most +2%)."
+
+
+def test_changed_params_are_listed_and_no_data_changed(pr_report: tuple[int, str]) -> None:
+    _, markdown = pr_report
+    params = markdown.split("## Parameters that changed\n\n")[1].split("\n\n")[0]
+    assert params.splitlines() == [
+        "| param | main | PR |",
+        "| --- | --- | --- |",
+        "| model.alpha | — | `2.0` |",
+        "| model.estimator | `sklearn.linear_model.LinearRegression` | `sklearn.linear_model.Ridge` |",
+        "| model.fit_intercept | `true` | — |",
+        "| model.name | `linear` | `ridge` |",
+    ]
+    assert markdown.split("## Data that changed\n\n")[1].split("\n\n")[0] == "none"
+
+
+def test_plots_of_both_sides_are_png_files_beside_the_report(pr: Path, pr_report: tuple[int, str]) -> None:
+    _, markdown = pr_report
+    rows = [line for line in markdown.split("## Plots")[1].splitlines() if line.startswith("| ![")]
+    assert len(rows) == len(yaml.safe_load((pr / "dvc.yaml").read_text())["plots"]) == 4
+    for row in rows:
+        base, head = re.findall(r"!\[[^]]*\]\(([^)]+)\)", row)
+        assert base.startswith("reports/pr-images/") and head.startswith("reports/pr-images/")
+        assert (pr / base).read_bytes()[:8] == PNG
+        assert (pr / head).read_bytes()[:8] == PNG
+        assert (pr / base).read_bytes() != (pr / head).read_bytes()
+
+
+def test_unknown_base_fails_in_one_line(pr: Path) -> None:
+    done = sh("trip-duration", "report", "--base", "no-such-branch", "--out", "none.md", cwd=pr, check=False)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr.splitlines() == [
+        "error: no-such-branch: unknown git revision (a CI checkout needs it fetched: fetch-depth: 0)"
+    ]
+    assert not (pr / "none.md").exists()
+
+
+def test_a_model_only_change_is_like_for_like(pr_report: tuple[int, str]) -> None:
+    _, markdown = pr_report
+    assert "Not like for like" not in markdown
+    assert sections(markdown)[1].startswith("## Metrics")
+
+
+def test_other_validation_trips_are_flagged_not_like_for_like(main: Path, tmp_path: Path) -> None:
+    project = branch(main, tmp_path, "trips")
+    sh("trip-duration", "fetch", "2021-03", cwd=project)
+    sh("dvc", "add", "-q", "data", cwd=project)
+    update_section(project, "data", max_minutes=30)
+    out = sh("dvc", "repro", cwd=project).stdout
+    assert "Running stage 'prepare':" in out.splitlines()
+    code, markdown = posted(project)
+    parts = sections(markdown)
+    # Trips of at most 30 minutes have smaller errors: "better", though not because of the model.
+    assert (code, parts[0]) == (
+        0,
+        "✅ **Better**: validation RMSE 7.7587 → 4.6695 (-39.82%) against main;"
+        " passes the gate (at most +1%).",
+    )
+    assert parts[1] == WARNING
+    assert markdown.count("Not like for like") == 1
+    params = markdown.split("## Parameters that changed\n\n")[1].split("\n\n")[0]
+    assert params.splitlines()[2:] == ["| data.max_minutes | `60` | `30` |"]
+    data = markdown.split("## Data that changed\n\n")[1].split("\n\n")[0]
+    assert data == "- added: `green_tripdata_2021-03.parquet`"
