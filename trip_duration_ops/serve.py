@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from trip_duration.errors import InputError, run
+from trip_duration_ops.service import LOG_FORMAT
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         os.environ["TRIP_DURATION_MODEL"] = str(args.model.resolve())
     os.environ["TRIP_DURATION_POLL_SECONDS"] = str(args.poll_seconds)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(message)s")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     uvicorn.run(
         "trip_duration_ops.service.app:create_app",
         factory=True,

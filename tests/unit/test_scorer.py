@@ -1,10 +1,11 @@
-"""The numpy scorer the service predicts with: model.predict's own floats, or no scorer at all."""
+"""trip_duration.scorer: the numpy scorer gives model.predict's numbers for every linear configuration."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from trip_duration.model import build_model, fit, input_columns, linear_scorer
+from trip_duration.model import build_model, fit, input_columns
+from trip_duration.scorer import linear_scorer
 
 RNG = np.random.default_rng(0)
 N = 400

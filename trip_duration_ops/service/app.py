@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 
+from trip_duration_ops.service import LOG_FORMAT
 from trip_duration_ops.service.batching import Batcher
 from trip_duration_ops.service.schemas import MAX_BATCH, Prediction, Trip
 from trip_duration_ops.service.state import ModelState
@@ -57,6 +58,8 @@ def create_app(
         folder, file = os.environ.get("TRIP_DURATION_MODEL_DIR"), os.environ.get("TRIP_DURATION_MODEL")
         model_dir, model_file = (Path(folder) if folder else None), (Path(file) if file else None)
         poll_seconds = float(os.environ.get("TRIP_DURATION_POLL_SECONDS", poll_seconds))
+    if not logging.getLogger().handlers:  # a worker process that uvicorn spawned: log as the parent does
+        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     state, batcher = ModelState(model_dir, model_file), Batcher()
 
     @contextlib.asynccontextmanager
@@ -91,10 +94,10 @@ def create_app(
         answers = [
             {"duration": round(float(m), 4), "model": loaded.name, "version": loaded.version} for m in minutes
         ]
-        took = (time.perf_counter() - started) * 1000
+        response = JSONResponse(answers if many else answers[0], headers={"X-Model-Version": loaded.version})
+        took = (time.perf_counter() - started) * 1000  # the body is rendered: all but sending it
         log.info("predict: %d trip(s), %.2f ms, %s %s", len(trips), took, loaded.name, loaded.version)
-        headers = {"X-Model-Version": loaded.version}
-        return JSONResponse(answers if many else answers[0], headers=headers)
+        return response
 
     @app.get("/health")
     async def health() -> dict[str, str]:
