@@ -190,8 +190,9 @@ def test_deploy_then_serve_answers_as_the_model_does(registry: Path, tmp_path: P
     ],
 )
 def test_bad_input_is_a_422_naming_the_field(file_server: Server, body: Any, loc: list) -> None:
-    status, answer, _ = request(file_server.port, "POST", "/predict", body)
+    status, answer, headers = request(file_server.port, "POST", "/predict", body)
     assert status == 422 and [error["loc"] for error in answer["detail"]] == [loc]
+    assert headers["x-model-version"].startswith("local-")
 
 
 def test_not_json_is_a_422(file_server: Server) -> None:
@@ -211,7 +212,8 @@ def test_no_model_yet_is_alive_but_not_ready(tmp_path: Path, serve: Any) -> None
     folder = tmp_path / "empty"
     folder.mkdir()
     server = serve("--model-dir", str(folder))
-    assert request(server.port, "GET", "/health")[:2] == (200, {"status": "alive"})
+    health = request(server.port, "GET", "/health")
+    assert health[:2] == (200, {"status": "alive"}) and "x-model-version" not in health[2]
     assert request(server.port, "GET", "/ready")[0] == 503
     assert request(server.port, "POST", "/predict", TRIP)[0] == 503
     body = request(server.port, "GET", "/model")[1]
@@ -265,7 +267,9 @@ def test_versions_switch_under_load_without_a_failed_request(
         from trip_duration.registry import file_md5
 
         manifest.update(version="v9.9.9", file=broken.name, md5=file_md5(broken))
-        (folder / "manifest.json").write_text(json.dumps(manifest))
+        staged = folder / "manifest.json.new"  # replaced in one rename, as deploy does
+        staged.write_text(json.dumps(manifest))
+        staged.replace(folder / "manifest.json")
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and request(server.port, "GET", "/model")[1]["refused"] is None:
             time.sleep(0.05)

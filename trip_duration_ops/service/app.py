@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trip_duration_ops.service import LOG_FORMAT
 from trip_duration_ops.service.batching import Batcher
@@ -42,6 +43,33 @@ def validate(body: bytes) -> tuple[list[dict[str, Any]], bool]:
         problem = {"loc": ("body",), "msg": f"at most {MAX_BATCH} trips per request", "type": "too_long"}
         raise RequestValidationError([problem])
     return [trip.__dict__ for trip in trips], many
+
+
+class VersionHeader:
+    """ASGI middleware: every response names the model serving (X-Model-Version), 422s included.
+
+    /predict sets the header itself, to the version that answered it, which a switch in the
+    meantime does not change; other responses get the version serving when they are sent.
+    """
+
+    def __init__(self, app: ASGIApp, state: ModelState) -> None:
+        self.app, self.state = app, state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_version(message: Message) -> None:
+            current = self.state.current
+            if message["type"] == "http.response.start" and current is not None:
+                headers = list(message.get("headers", []))
+                if not any(name.lower() == b"x-model-version" for name, _ in headers):
+                    headers.append((b"x-model-version", current.version.encode()))
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_version)
 
 
 async def poll(state: ModelState, seconds: float) -> None:
@@ -74,6 +102,7 @@ def create_app(
 
     app = FastAPI(title="trip-duration", summary="NYC taxi trip duration in minutes", lifespan=lifespan)
     app.state.model, app.state.batcher = state, batcher
+    app.add_middleware(VersionHeader, state=state)
     body_schema = {"oneOf": [Trip.model_json_schema(), {"type": "array", "items": Trip.model_json_schema()}]}
 
     @app.post(
@@ -111,7 +140,7 @@ def create_app(
             return JSONResponse(NOT_READY, status_code=503)
         loaded = state.current
         body = {"ready": True, "model": loaded.name, "version": loaded.version}
-        return JSONResponse(body, headers={"X-Model-Version": loaded.version})
+        return JSONResponse(body)
 
     @app.get("/model")
     async def model() -> dict[str, Any]:
