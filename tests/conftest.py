@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -103,3 +104,27 @@ def make_project(dest: Path, months: list[str]) -> Path:
     """A fresh git + DVC repo holding this project's pipeline and `months` from the mirror."""
     files = [mirror_dir() / f"green_tripdata_{month}.parquet" for month in months]
     return copy_project(dest, files, remote=dest.parent / "remote")
+
+
+def reproduced_project(dest: Path) -> Path:
+    """The project on the course months after one `dvc repro`, committed on main."""
+    project = make_project(dest, ["2021-01", "2021-02"])
+    sh("dvc", "repro", cwd=project)
+    sh("git", "add", "-A", cwd=project)
+    sh("git", "commit", "-qm", "baseline", cwd=project)
+    return project
+
+
+def call_main(
+    main: Callable[[list[str] | None], None], argv: list[str], capsys: pytest.CaptureFixture
+) -> tuple:
+    """A command's main() in process, as its console script runs it: (exit code, stdout, stderr)."""
+    from trip_duration.errors import run
+
+    try:
+        run(main, argv)
+        code = 0
+    except SystemExit as exited:
+        code = exited.code
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from conftest import make_project, sh
+from conftest import reproduced_project, sh
 
 MODEL = Path("models/trip-duration.joblib")
 FEB = "data/green_tripdata_2021-02.parquet"
@@ -23,11 +23,7 @@ COURSE_RMSE = 7.7587
 @pytest.fixture(scope="module")
 def reproduced(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The project with the course months, after one `dvc repro`, committed."""
-    project = make_project(tmp_path_factory.mktemp("reproduced") / "project", ["2021-01", "2021-02"])
-    sh("dvc", "repro", cwd=project)
-    sh("git", "add", "-A", cwd=project)
-    sh("git", "commit", "-qm", "baseline", cwd=project)
-    return project
+    return reproduced_project(tmp_path_factory.mktemp("reproduced") / "project")
 
 
 @pytest.fixture

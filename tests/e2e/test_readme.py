@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import BIN, ROOT, env, make_project, sh
+from conftest import BIN, ROOT, env, reproduced_project, sh
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -78,11 +78,7 @@ def test_readme_set_up_has_exactly_two_commands() -> None:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The project on the course months after one `dvc repro`, committed on main."""
-    project = make_project(tmp_path_factory.mktemp("readme") / "project", ["2021-01", "2021-02"])
-    sh("dvc", "repro", cwd=project)
-    sh("git", "add", "-A", cwd=project)
-    sh("git", "commit", "-qm", "baseline", cwd=project)
-    return project
+    return reproduced_project(tmp_path_factory.mktemp("readme") / "project")
 
 
 def exp_name(project: Path, rmse: str) -> str:

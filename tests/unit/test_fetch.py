@@ -10,9 +10,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from conftest import call_main
 
 from trip_duration.catalog import dir_md5, folder_md5s, read_dvc_file, record_files, recorded_files
-from trip_duration.errors import InputError, run
+from trip_duration.errors import InputError
 from trip_duration.tlc import TLC_URL
 from trip_duration_ops.fetch import check_folder, check_month, fetch_file, file_source, main, month_url
 
@@ -58,13 +59,7 @@ def fetch(
 
     def call(*args: str, mirror: str | Path) -> tuple[int, str, str]:
         monkeypatch.setenv("TLC_MIRROR", str(mirror))
-        try:
-            run(main, [*args, "--data-dir", str(tmp_path / "data")])
-            code = 0
-        except SystemExit as exited:
-            code = exited.code
-        out, err = capsys.readouterr()
-        return code, out, err
+        return call_main(main, [*args, "--data-dir", str(tmp_path / "data")], capsys)
 
     return call
 

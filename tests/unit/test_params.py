@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import call_main
 from dvc.utils.hydra import compose_and_dump
 
-from trip_duration.errors import run
 from trip_duration_ops.conf_sync import Edit, plan, rewrite, switch
 from trip_duration_ops.params import ABSENT, Source, composed, flatten, home, main, same, sources, survey
 
@@ -43,13 +43,7 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
 
     def call(root: Path, command: str, *args: str, params: str = "params.yaml") -> tuple[int, str, str]:
         argv = [command, "--conf", str(root / "conf"), "--params", str(root / params), *args]
-        try:
-            run(main, argv)
-            code = 0
-        except SystemExit as exited:
-            code = exited.code
-        out, err = capsys.readouterr()
-        return code, out, err
+        return call_main(main, argv, capsys)
 
     return call
 
