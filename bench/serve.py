@@ -17,77 +17,29 @@ Needs `wrk` (Debian: apt-get install -y wrk). Progress goes to stderr, the repor
 """
 
 import argparse
-import http.client
 import json
 import os
 import pickle
 import re
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from bench.load import Case, run_cases, wrk
 from bench.make_months import ROOT, mirror_dir
-from bench.project import project_env
+from bench.services import COURSE, PROJECT, Server, log, post, start_course, start_project
 
-LUA = Path(__file__).with_name("serve.lua")
-COURSE, PROJECT = "course (Flask, gunicorn sync)", "trip-duration serve"
 SINGLE = "1 trip per request"
 TRIP_FIELDS = ("PULocationID", "DOLocationID", "trip_distance")  # the course service's whole contract
 SERVER_TIME = re.compile(r"predict: (\d+) trip\(s\), ([\d.]+) ms")
 SPEED_UP, BATCH_MS = 2.0, 50.0  # the targets
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-@dataclass(frozen=True)
-class Case:
-    """One case (who, what, how many connections) over its wrk runs: what wrk measured, merged."""
-
-    service: str
-    case: str
-    concurrency: int
-    requests: int
-    seconds: float
-    latency_us: dict[int, int]  # the histogram: microseconds -> responses
-    errors: dict[str, int]
-
-    @property
-    def rps(self) -> float:
-        return self.requests / self.seconds
-
-    def percentile_ms(self, p: float) -> float:
-        """As wrk computes it, on the merged histogram."""
-        rank, seen = round(p / 100 * sum(self.latency_us.values()) + 0.5), 0
-        for value in sorted(self.latency_us):
-            seen += self.latency_us[value]
-            if seen >= rank:
-                return value / 1000
-        return 0.0
-
-    @property
-    def p50_ms(self) -> float:
-        return self.percentile_ms(50)
-
-    @property
-    def p99_ms(self) -> float:
-        return self.percentile_ms(99)
-
-    @property
-    def failed(self) -> int:
-        return sum(self.errors.values())
 
 
 # --- the models and the trips ---------------------------------------------------------------------------
@@ -158,84 +110,6 @@ def write_bodies(path: Path, bodies: list[Any]) -> Path:
     return path
 
 
-# --- the services -------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def post(port: int, body: Any) -> tuple[int, Any]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        connection.request("POST", "/predict", json.dumps(body), {"Content-Type": "application/json"})
-        response = connection.getresponse()
-        data = response.read()
-        return response.status, json.loads(data) if response.status == 200 else data
-    finally:
-        connection.close()
-
-
-class Server:
-    """A service as its own process group, its output in a log file; stopped by its own pid."""
-
-    def __init__(self, name: str, command: list[str], env: dict[str, str], port: int, log_path: Path) -> None:
-        self.name, self.port, self.log_path = name, port, log_path
-        log(f"starting {name}: {' '.join(command)}")
-        self.process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdout=log_path.open("w"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def wait_ready(self, trip: dict[str, Any], seconds: float = 120) -> None:
-        """Until it answers a trip with 200 (the course service has no readiness endpoint)."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            try:
-                if post(self.port, trip)[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"{self.name} did not start:\n{self.log_path.read_text()}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)  # its own session: only its workers
-                self.process.wait()
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
-def start_course(model: Path, workers: int, workdir: Path) -> Server:
-    port = free_port()
-    gunicorn = str(Path(sys.executable).parent / "gunicorn")
-    command = [gunicorn, f"--bind=127.0.0.1:{port}", "--workers", str(workers), "bench.course_service:app"]
-    env = {**project_env(), "COURSE_MODEL": str(model), "PYTHONPATH": str(ROOT)}
-    return Server(COURSE, command, env, port, workdir / "course-service.log")
-
-
-def start_project(model: Path, workers: int, workdir: Path) -> Server:
-    port = free_port()
-    serve = str(Path(sys.executable).parent / "trip-duration")
-    command = [serve, "serve", "--model", str(model), "--port", str(port), "--workers", str(workers)]
-    return Server(PROJECT, command, project_env(), port, workdir / "project-service.log")
-
-
 def check_answers(course: Server, project: Server, models: tuple[Path, Path], trips: list[dict]) -> None:
     """Both services answer as their models do in process (4 decimals), one trip and a list."""
     import joblib
@@ -266,56 +140,6 @@ def check_answers(course: Server, project: Server, models: tuple[Path, Path], tr
 
 
 # --- the load -----------------------------------------------------------------------------------------
-
-
-def wrk(port: int, bodies: Path, connections: int, seconds: int) -> dict[str, Any]:
-    """One wrk run; its numbers as bench/serve.lua prints them."""
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(LUA)]
-    command += [f"http://127.0.0.1:{port}/predict", "--", str(bodies)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
-    last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
-    if done.returncode != 0 or not last.startswith("{"):
-        raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    return json.loads(last)
-
-
-def merge(service: str, case: str, concurrency: int, runs: list[dict[str, Any]]) -> Case:
-    """wrk runs of one case as one: counts summed, histograms merged."""
-    latency: dict[int, int] = {}
-    errors: dict[str, int] = {}
-    for run in runs:
-        for value, count in run["latency_us"]:
-            latency[value] = latency.get(value, 0) + count
-        for key, count in run["errors"].items():
-            if count:
-                errors[key] = errors.get(key, 0) + count
-    requests = sum(run["requests"] for run in runs)
-    seconds = sum(run["duration_us"] for run in runs) / 1e6
-    return Case(service, case, concurrency, requests, seconds, latency, errors)
-
-
-def describe(case: Case) -> str:
-    failed = f", errors {case.errors}" if case.failed else ""
-    return (
-        f"{case.service}, {case.case}, c={case.concurrency}: {case.rps:,.0f} req/s, "
-        f"p50 {case.p50_ms:.2f} ms, p99 {case.p99_ms:.2f} ms{failed}"
-    )
-
-
-def run_cases(
-    servers: list[Server], case: str, bodies: Path, connections: int, seconds: int, rounds: int
-) -> list[Case]:
-    """The case for each server, in `rounds` turns of seconds/rounds, the servers' order alternating:
-    a load that comes and goes on the machine falls on both alike."""
-    runs: dict[str, list[dict[str, Any]]] = {server.name: [] for server in servers}
-    each = max(1, seconds // rounds)
-    for turn in range(rounds):
-        for server in servers if turn % 2 == 0 else servers[::-1]:
-            runs[server.name].append(wrk(server.port, bodies, connections, each))
-    cases = [merge(server.name, case, connections, runs[server.name]) for server in servers]
-    for result in cases:
-        log(f"  {describe(result)}")
-    return cases
 
 
 def server_times(text: str, trips: int) -> list[float]:

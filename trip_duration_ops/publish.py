@@ -32,7 +32,6 @@ import json
 import subprocess
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,18 +41,7 @@ from trip_duration import metrics, registry
 from trip_duration.catalog import data_months, pipeline_paths
 from trip_duration.errors import InputError, run
 from trip_duration.files import read_yaml, write_text
-
-
-@dataclass(frozen=True)
-class Decision:
-    """The champion/challenger comparison; `champion` is the version in the stage before this run."""
-
-    stage: str
-    challenger_rmse: float
-    champion: str | None
-    champion_rmse: float | None
-    tolerance: float
-    promoted: bool
+from trip_duration_ops.card import Decision, model_card
 
 
 def model_lineage(stages: dict[str, Any], model_path: str) -> tuple[str, set[str]]:
@@ -95,70 +83,6 @@ def bump_kind(changed: Iterable[str], model_stage: str, upstream: set[str]) -> s
 def should_promote(challenger_rmse: float, champion_rmse: float | None, tolerance: float = 0.0) -> bool:
     """Promote when there is no champion or the challenger is no worse, within `tolerance` minutes."""
     return champion_rmse is None or challenger_rmse <= champion_rmse + tolerance
-
-
-def model_card(
-    artifact: str,
-    version: str,
-    commit: str,
-    origin: str,
-    how: str,
-    metrics: dict[str, Any],
-    params: dict[str, Any],
-    months: list[str],
-    decision: Decision,
-) -> str:
-    """The release notes of one version, in markdown."""
-    stage, champion = decision.stage, decision.champion
-    if champion == version:
-        verdict = f"already in `{stage}`"
-    elif decision.promoted:
-        verdict = f"promoted to `{stage}`" + (f" (replaces {champion})" if champion else " (first in it)")
-    else:
-        verdict = f"not promoted: `{stage}` stays on {champion}"
-    rows = f"| challenger | {version} | {decision.challenger_rmse:.4f} |"
-    if champion and champion != version:
-        rows += f"\n| champion (`{stage}`) | {champion} | {decision.champion_rmse:.4f} |"
-    data = params.get("data", {})
-    train, val = (", ".join(map(str, data.get(key, []))) or "?" for key in ("train_months", "val_months"))
-    chosen = yaml.safe_dump({key: params[key] for key in ("data", "features", "model") if key in params})
-    table = "\n".join(f"| {key} | {value} |" for key, value in metrics.items())
-    return f"""# {artifact} {version}
-
-- tag: `{artifact}@{version}` ({how})
-- commit: `{commit}`
-- stage: {verdict}
-
-## Champion and challenger (validation RMSE, minutes; tolerance {decision.tolerance:g})
-
-| role | version | rmse |
-|---|---|---|
-{rows}
-
-## Metrics
-
-| metric | value |
-|---|---|
-{table}
-
-## Data
-
-- training months: {train}
-- validation months: {val}
-- months in data.dvc: {", ".join(months) or "not recorded"}
-
-## Params
-
-```yaml
-{chosen.rstrip()}
-```
-
-## Use
-
-```
-trip-duration get --repo {origin} --version {version} -o {artifact}.joblib
-```
-"""
 
 
 def git(*args: str) -> str:

@@ -6,14 +6,8 @@ import pytest
 import yaml
 
 from trip_duration.catalog import data_months
-from trip_duration_ops.publish import (
-    Decision,
-    bump_kind,
-    changed_stages,
-    model_card,
-    model_lineage,
-    should_promote,
-)
+from trip_duration_ops.card import Decision, model_card
+from trip_duration_ops.publish import bump_kind, changed_stages, model_lineage, should_promote
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACT = "trip-duration"

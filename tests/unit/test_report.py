@@ -14,15 +14,14 @@ from trip_duration_ops.report import (
     main,
     metrics_table,
     number,
-    one_revision,
     out_md5,
     params_table,
     plots_table,
-    render_plots,
     report,
     val_path,
     verdict,
 )
+from trip_duration_ops.report_plots import one_revision, render_plots
 
 PNG = b"\x89PNG\r\n\x1a\n"
 VAL = "prepared/val.parquet"
