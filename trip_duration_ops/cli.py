@@ -10,6 +10,7 @@
     trip-duration deploy --stage prod --to deploy/   # a registered model into a serving folder
     trip-duration serve --model-dir deploy/    # the HTTP service, switching as models are deployed
     trip-duration score --month 2023-04 --stage prod --out predictions.parquet
+    trip-duration monitor --months 2023-04 [2023-05 ...] --stage prod   # is the model still good?
 
 `trip-duration <command> --help` describes each. Each is also `python -m trip_duration_ops.<module>`.
 """
@@ -31,6 +32,7 @@ COMMANDS = {
     "deploy": ("trip_duration_ops.deploy", "place a registered model in a serving folder, checked"),
     "serve": ("trip_duration_ops.serve", "serve the deployed model over HTTP"),
     "score": ("trip_duration_ops.score", "predict every trip of a month (batch scoring)"),
+    "monitor": ("trip_duration_ops.monitor", "score the model on new months: performance, drift, alert"),
 }
 
 

@@ -31,11 +31,13 @@ def month_trips(data_dir: Path, month: str, data: dict) -> pa.Table:
     if not MONTH.fullmatch(month):
         raise InputError(month, "not a month: expected YYYY-MM, like 2023-04")
     path = month_file(data_dir, data["taxi"], month)
+    return clean_month(read_trips(path), path, month, data)
+
+
+def clean_month(raw: pa.Table, path: Path, month: str, data: dict) -> pa.Table:
+    """A month's raw trips (read from `path`) cleaned as `prepare` cleans them; none kept is an error."""
     trips = prepare(
-        read_trips(path),
-        data["min_minutes"],
-        data["max_minutes"],
-        month if data["drop_outside_month"] else None,
+        raw, data["min_minutes"], data["max_minutes"], month if data["drop_outside_month"] else None
     )
     if trips.num_rows == 0:
         raise InputError(path, "keeps no trips after cleaning")

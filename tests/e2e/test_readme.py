@@ -204,3 +204,12 @@ def test_every_route_runs_as_printed(project: Path, tmp_path: Path) -> None:
     scored = run(command("trip-duration score").replace("2023-04", "2021-03"), project).stdout
     assert scored.startswith("score: 2021-03, ") and "trip-duration v0.1.1 -> predictions.parquet" in scored
     assert sh("git", "status", "--porcelain", cwd=project).stdout == ""
+
+    # Monitoring prod on the new month: a record for git, an HTML report that git ignores.
+    monitored = run(
+        command("trip-duration monitor --months 2023-04 --stage prod").replace("2023-04", "2021-03"), project
+    )
+    record = json.loads((project / "monitoring" / "2021-03.json").read_text())
+    assert record["model"]["version"] == "v0.1.1" and record["alert"] is False
+    assert "2021-03" in monitored.stdout
+    assert sh("git", "status", "--porcelain", cwd=project).stdout == "?? monitoring/\n"

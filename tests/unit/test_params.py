@@ -102,6 +102,7 @@ def test_sources_merge_to_what_hydra_composes(data: str, features: str, model: s
         f"model/{model}.yaml",
         "evaluate/default.yaml",
         "report/default.yaml",
+        "monitor/default.yaml",
         "config.yaml",
     ]
     assert merged(files) == composed(CONF, "config", overrides)
