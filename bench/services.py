@@ -1,5 +1,6 @@
 """The two services of the serving benchmark, each as its own process group on a free local port."""
 
+import contextlib
 import http.client
 import json
 import os
@@ -59,11 +60,9 @@ class Server:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 break
-            try:
+            with contextlib.suppress(OSError):  # not listening yet
                 if post(self.port, trip)[0] == 200:
                     return
-            except OSError:
-                pass
             time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"{self.name} did not start:\n{self.log_path.read_text()}")

@@ -20,8 +20,8 @@ from trip_duration.files import write_atomic
 from trip_duration.tlc import TLC_URL, months_in
 
 
-def file_md5(path: Path) -> str:
-    with path.open("rb") as file:
+def file_md5(path: str | Path) -> str:
+    with Path(path).open("rb") as file:
         return hashlib.file_digest(file, "md5").hexdigest()
 
 

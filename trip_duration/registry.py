@@ -8,6 +8,7 @@ repository and checks it against the md5 that dvc.lock recorded at the version's
 """
 
 import hashlib
+import tempfile
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from trip_duration.catalog import file_md5
 from trip_duration.errors import InputError
 from trip_duration.files import atomic_path
 
@@ -88,9 +90,9 @@ def assign(repo: str | Path, version: str, stage: str, message: str, name: str =
     gto_assign(str(repo), name, stage, version=version, message=message)
 
 
-def file_md5(path: str | Path) -> str:
-    with Path(path).open("rb") as file:
-        return hashlib.file_digest(file, "md5").hexdigest()
+def local_version(path: str | Path) -> str:
+    """The version a model file outside the registry goes by: `local-` and its md5's first 8 digits."""
+    return f"local-{file_md5(Path(path))[:8]}"
 
 
 def read_at(repo: str | Path, path: str, rev: str) -> str:
@@ -174,3 +176,20 @@ def download(located: Located, repo: str | Path, out: str | Path) -> Path:
                 out, f"md5 {got} differs from {located.md5} recorded for {located.version}; not saved"
             )
     return out
+
+
+def load_model_from(
+    repo: str | Path, version: str | None, stage: str | None, path: Path | None
+) -> tuple[Any, str, str, str | None]:
+    """A model file as it is, or a registered version or stage fetched and md5-checked:
+    (model, name, version, commit; None for a file)."""
+    from trip_duration.model import load_model
+
+    if path is not None:
+        if not path.is_file():
+            raise InputError(path, "is not a file")
+        return load_model(path), "model", local_version(path), None
+    located = locate(repo, version=version, stage=stage)
+    with tempfile.TemporaryDirectory() as tmp:
+        model = load_model(download(located, repo, Path(tmp) / "model.joblib"))
+    return model, ARTIFACT, located.version, located.rev

@@ -21,7 +21,6 @@ Bad input wins over an alert.
 import argparse
 import json
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -42,19 +41,12 @@ OK, ALERT, BAD_INPUT = 0, 1, 2
 
 def load(args: argparse.Namespace) -> tuple[Any, dict[str, str], dict[str, Any]]:
     """The model, its name and version, and the params it was trained and validated with."""
-    from trip_duration.model import load_model
-
-    if args.model is not None:
-        if not args.model.is_file():
-            raise InputError(args.model, "is not a file")
-        version = f"local-{registry.file_md5(args.model)[:8]}"
-        return load_model(args.model), {"name": "model", "version": version}, read_yaml(args.params)
-    located = registry.locate(args.repo, version=args.version, stage=args.stage)
-    params = yaml.safe_load(registry.read_at(args.repo, "params.yaml", located.rev)) or {}
-    with tempfile.TemporaryDirectory() as tmp:
-        path = registry.download(located, args.repo, Path(tmp) / "model.joblib")
-        model = load_model(path)
-    return model, {"name": registry.ARTIFACT, "version": located.version}, params
+    model, name, version, rev = registry.load_model_from(args.repo, args.version, args.stage, args.model)
+    if rev is None:
+        params = read_yaml(args.params)
+    else:
+        params = yaml.safe_load(registry.read_at(args.repo, "params.yaml", rev)) or {}
+    return model, {"name": name, "version": version}, params
 
 
 def reference_of(model: Any, params: dict[str, Any], data_dir: Path, args: argparse.Namespace) -> tuple:

@@ -11,7 +11,6 @@ Expected output:
 """
 
 import argparse
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -64,18 +63,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-dir", type=Path, default=Path("data"))
     parser.add_argument("--params", default="params.yaml", help="its `data` section says how to clean")
     args = parser.parse_args(argv)
-    from trip_duration.model import load_model
-
     trips = month_trips(args.data_dir, args.month, read_section(args.params, "data"))
-    if args.model is not None:
-        if not args.model.is_file():
-            raise InputError(args.model, "is not a file")
-        model, version, name = load_model(args.model), f"local-{registry.file_md5(args.model)[:8]}", "model"
-    else:
-        located = registry.locate(args.repo, version=args.version, stage=args.stage)
-        with tempfile.TemporaryDirectory() as tmp:
-            path = registry.download(located, args.repo, Path(tmp) / "model.joblib")
-            model, version, name = load_model(path), located.version, registry.ARTIFACT
+    model, name, version, _ = registry.load_model_from(args.repo, args.version, args.stage, args.model)
     scored = score(model, version, trips)
     with atomic_path(args.out) as tmp:
         pq.write_table(scored, tmp)

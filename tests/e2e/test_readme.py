@@ -7,7 +7,6 @@ with the real dvc, git and GTO, in the order a new user would take them.
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import BIN, ROOT, env, reproduced_project, sh
+
+from bench.services import free_port
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -41,12 +42,6 @@ def run(line: str, cwd: Path, check: bool = True, **extra: str) -> subprocess.Co
     if check and done.returncode != 0:
         raise AssertionError(f"{line} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     return done
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_readme_dag_is_what_dvc_draws() -> None:

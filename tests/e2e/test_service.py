@@ -7,7 +7,6 @@ places them in a serving folder and `trip-duration serve` runs as its own proces
 import http.client
 import json
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -21,6 +20,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 from conftest import BIN, env, make_project, sh
+
+from bench.services import free_port
 
 TRIP = {"PULocationID": 74, "DOLocationID": 75, "trip_distance": 1.2}
 
@@ -42,12 +43,6 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
         sh("trip-duration", "publish", "--push", cwd=project)
     sh("git", "clone", "-q", str(root / "origin.git"), str(root / "clone"), cwd=root)
     return root / "clone"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def request(port: int, method: str, path: str, body: Any = None) -> tuple[int, Any, dict[str, str]]:
@@ -201,7 +196,7 @@ def test_not_json_is_a_422(file_server: Server) -> None:
 
 
 def test_a_model_file_from_dvc_repro_serves_under_its_md5(file_server: Server, registry: Path) -> None:
-    from trip_duration.registry import file_md5
+    from trip_duration.catalog import file_md5
 
     md5 = file_md5(registry / "models" / "trip-duration.joblib")
     status, body, _ = request(file_server.port, "POST", "/predict", TRIP)
@@ -264,7 +259,7 @@ def test_versions_switch_under_load_without_a_failed_request(
         broken = folder / "trip-duration-v9.9.9.joblib"
         broken.write_bytes(b"not a pickle")
         manifest = json.loads((folder / "manifest.json").read_text())
-        from trip_duration.registry import file_md5
+        from trip_duration.catalog import file_md5
 
         manifest.update(version="v9.9.9", file=broken.name, md5=file_md5(broken))
         staged = folder / "manifest.json.new"  # replaced in one rename, as deploy does

@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from trip_duration.registry import file_md5
+from trip_duration.catalog import file_md5
+from trip_duration.registry import local_version
 from trip_duration.scorer import Scorer, linear_scorer
 
 MANIFEST = "manifest.json"
@@ -172,6 +173,10 @@ def load_file(path: Path) -> Loaded:
     """A model file from `dvc repro`, served as it is: its own md5 is its record."""
     if not path.is_file():
         raise DeploymentError(f"{path}: missing")
-    md5 = file_md5(path)
-    manifest = {"name": "trip-duration", "version": f"local-{md5[:8]}", "md5": md5, "file": str(path)}
+    manifest = {
+        "name": "trip-duration",
+        "version": local_version(path),
+        "md5": file_md5(path),
+        "file": str(path),
+    }
     return load(path, manifest)
