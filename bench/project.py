@@ -13,7 +13,16 @@ import yaml
 
 from bench.make_months import ROOT
 
-PROJECT_FILES = (".gitignore", "conf", "stages", "trip_duration", "dvc.yaml", "params.yaml", "pyproject.toml")
+PROJECT_FILES = (
+    ".gitignore",
+    "conf",
+    "stages",
+    "trip_duration",
+    "monitoring",
+    "dvc.yaml",
+    "params.yaml",
+    "pyproject.toml",
+)
 
 
 def project_env() -> dict[str, str]:
@@ -63,6 +72,7 @@ def make_project(
     sh("git", "init", "-q", "-b", "main", cwd=dest)
     sh("dvc", "init", "-q", cwd=dest)
     shutil.copy2(ROOT / ".dvc" / "config", dest / ".dvc" / "config")
+    shutil.copytree(ROOT / ".dvc" / "plots", dest / ".dvc" / "plots")  # dvc.yaml's custom templates
     remote = remote or dest.parent / f"{dest.name}-remote"
     sh("dvc", "remote", "modify", "local", "url", str(remote), cwd=dest)
     (dest / ".dvc" / "config.local").write_text(LOCAL_CONFIG)

@@ -63,8 +63,9 @@ def format_cpu(results: list[Result]) -> str:
 
 
 def check_targets(results: Mapping[str, Result], big_label: str = "3M") -> list[Target]:
-    """The targets whose cases were measured; keys: big, year, months_noop, months_params."""
+    """The targets whose cases were measured; keys: big, year, monitor, months_noop, months_params."""
     targets: list[Target] = []
+    monitor = results.get("monitor")
     big, year = results.get("big"), results.get("year")
     params, noop = results.get("months_params"), results.get("months_noop")
     if big is not None and big.course is not None:
@@ -84,6 +85,10 @@ def check_targets(results: Mapping[str, Result], big_label: str = "3M") -> list[
             times = year.wall_s / big.wall_s
             name = f"year wall time <= 13x the {big_label} dvc repro"
             targets.append(Target(name, f"{times:.1f}x", times <= 13))
+    if monitor is not None:
+        name = f"monitoring one {big_label} month under 60 s and 4 GB"
+        measured = f"{monitor.wall_s:.2f} s, {monitor.peak_mb / GB:.2f} GB"
+        targets.append(Target(name, measured, monitor.wall_s < 60 and monitor.peak_mb < 4 * GB))
     if params is not None and params.course is not None:
         name = "course months: params-only change <= the course method's full run"
         measured = f"{params.wall_s:.2f} s vs {params.course.wall_s:.2f} s"

@@ -4,7 +4,8 @@
 
 Builds resampled TLC months of --rows rows once (cached in the workdir by seed and rows), then
 times, each as its own process tree: the course method and a from-scratch `dvc repro` on them;
-on the real course months (2021-01, 2021-02) the course method, a from-scratch `dvc repro`, a
+`trip-duration monitor` of the 3M model on a third resampled month; on the real course months
+(2021-01, 2021-02) the course method, a from-scratch `dvc repro`, a
 no-op one, a params-only change and its undoing (restored from DVC's run-cache). Prints a
 markdown table and PASS/FAIL per target; exits non-zero on a FAIL only with --strict.
 Progress goes to stderr, the report to stdout.
@@ -25,7 +26,7 @@ from bench.report import Result, check_targets, format_cpu, format_table, format
 
 COURSE_TRAIN, COURSE_VAL = "2021-01", "2021-02"
 # Resampled months carry an impossible year so they are never taken for real TLC months.
-BIG_TRAIN, BIG_VAL = "2099-01", "2099-02"
+BIG_TRAIN, BIG_VAL, BIG_NEXT = "2099-01", "2099-02", "2099-03"  # NEXT: a month to monitor
 YEAR_TRAIN = [f"2098-{month:02d}" for month in range(1, 13)]
 
 
@@ -72,6 +73,22 @@ def run_repro(case: str, project: Path, rows: int, course: Result | None) -> Res
     return Result(case, rows, measured.wall_s, measured.peak_mb, rmse, course, measured.cpu_s)
 
 
+def run_monitor(case: str, project: Path, data_dir: Path, month: str) -> Result:
+    """`trip-duration monitor` of the project's model on one month of data_dir (exit 0 ok, 1 alert)."""
+    log(f"running: {case}")
+    out = project / "bench-monitoring"
+    command = [str(Path(sys.executable).parent / "trip-duration"), "monitor", "--months", month]
+    command += ["--model", "models/trip-duration.joblib", "--data-dir", str(data_dir)]
+    command += ["--out", str(out), "--reports", str(out)]
+    measured = measure(command, project, project_env())
+    if measured.returncode not in (0, 1):
+        raise RuntimeError(f"{case} failed ({measured.returncode}):\n{measured.stdout}\n{measured.stderr}")
+    log(f"  {summary(measured)}; {measured.stdout.strip()}")
+    found = json.loads((out / f"{month}.json").read_text(encoding="utf-8"))
+    rows, rmse = found["quality"]["raw_rows"], found["metrics"]["rmse"]  # rows: the month's, as elsewhere
+    return Result(case, rows, measured.wall_s, measured.peak_mb, rmse, cpu_s=measured.cpu_s)
+
+
 def course_months_cases(mirror: Path, projects: Path) -> dict[str, Result]:
     train, val = month_path(mirror, COURSE_TRAIN), month_path(mirror, COURSE_VAL)
     course = run_course(f"course method, {COURSE_TRAIN} / {COURSE_VAL}", train, val)
@@ -103,6 +120,9 @@ def big_cases(mirror: Path, workdir: Path, rows: int, seed: int, year: bool) -> 
     project = make_project(workdir / "projects" / "big", [train, val], window)
     results = {"big_course": course}
     results["big"] = run_repro(f"dvc repro from scratch, {label} month", project, rows, course)
+    build_months(mirror, folder, [], [BIG_NEXT], rows, seed)
+    case = f"trip-duration monitor, one {label} month (drift on samples)"
+    results["monitor"] = run_monitor(case, project, folder, BIG_NEXT)
     if year:
         *months, val = build_months(mirror, folder, YEAR_TRAIN, [BIG_VAL], rows, seed)
         window = {"train_months": YEAR_TRAIN, "val_months": [BIG_VAL]}
@@ -127,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     load_before = f"{os.getloadavg()[0]:.2f}"
     results = course_months_cases(mirror, workdir / "projects")
     results.update(big_cases(mirror, workdir, args.rows, args.seed, args.year))
-    order = ["big_course", "big", "year", "months_course", "months_repro", "months_noop"]
+    order = ["big_course", "big", "year", "monitor", "months_course", "months_repro", "months_noop"]
     order += ["months_params", "months_revert"]
     params = read_params(ROOT)
     print(f"\nrows per resampled month {args.rows:,}, seed {args.seed}, {os.cpu_count()} cores")

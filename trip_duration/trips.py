@@ -53,3 +53,14 @@ def read_window(
             raise InputError(path, f"keeps no trips after filtering to {min_minutes}..{max_minutes} minutes")
         parts.append(part)
     return pa.concat_tables(parts)
+
+
+def clean_month(raw: pa.Table, path: Path, month: str, data: dict) -> pa.Table:
+    """A month's raw trips (read from `path`) cleaned as `prepare` cleans them, by params.yaml's
+    `data` section; none kept is an error naming the file."""
+    trips = prepare(
+        raw, data["min_minutes"], data["max_minutes"], month if data["drop_outside_month"] else None
+    )
+    if trips.num_rows == 0:
+        raise InputError(path, "keeps no trips after cleaning")
+    return trips

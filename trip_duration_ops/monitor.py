@@ -8,9 +8,10 @@ reference, its own validation window (`data.val_months` of params.yaml at the mo
 registered version, of --params for --model): performance on the actual durations (rmse, mae, mean
 error, r2, rows), drift of each input and of the prediction (Evidently, on seeded samples), and the
 shares of bad raw rows. The thresholds of params.yaml's `monitor` section
-(conf/monitor/default.yaml) decide the alert. Writes monitoring/YYYY-MM.json (commit it) and
-reports/monitoring/YYYY-MM.html (not committed). Expected output:
-    monitor: 2021-03, 82,287 trips, rmse 8.0932 (+4.31%), 0/3 inputs drifted, prediction drift 0.0451: ok
+(conf/monitor/default.yaml) decide the alert. Writes monitoring/YYYY-MM.json and rebuilds
+monitoring/history.csv from every record there (commit both: `dvc plots show` draws the history),
+and reports/monitoring/YYYY-MM.html (not committed). Expected output:
+    monitor: 2021-03, 80,372 trips, rmse 7.7207 (-0.49%), 0/3 inputs drifted, prediction drift 0.0206: ok
 
 Exit status: 0 every month ok; 1 at least one month alerts; 2 bad input (a month missing,
 unreadable, lacking a column or keeping no trips: one `error: <file>: <problem>` line and no
@@ -27,31 +28,31 @@ from typing import Any
 import numpy as np
 import yaml
 
-from trip_duration import metrics, registry
+from trip_duration import monitoring, registry
 from trip_duration.errors import InputError
 from trip_duration.files import atomic_path, read_yaml, write_text
 from trip_duration.params import read_section
-from trip_duration.tlc import month_file, read_trips
 from trip_duration.trips import read_window
-from trip_duration_ops import drift, monitor_rules
-from trip_duration_ops.score import clean_month
 
 OK, ALERT, BAD_INPUT = 0, 1, 2
+HISTORY = "history.csv"  # beside the records: what dvc.yaml's monitoring plot draws
 
 
-def load(args: argparse.Namespace) -> tuple[Any, dict[str, str], dict[str, Any]]:
-    """The model, its name and version, and the params it was trained and validated with."""
+def watch_of(args: argparse.Namespace) -> monitoring.Watch:
+    """The model, its name and version, the params it was trained and validated with, the thresholds."""
     model, name, version, rev = registry.load_model_from(args.repo, args.version, args.stage, args.model)
     if rev is None:
         params = read_yaml(args.params)
     else:
         params = yaml.safe_load(registry.read_at(args.repo, "params.yaml", rev)) or {}
-    return model, {"name": name, "version": version}, params
+    thresholds = read_section(args.params, "monitor")
+    name = {"name": name, "version": version}
+    return monitoring.Watch(model, name, params["data"], params["features"], thresholds)
 
 
-def reference_of(model: Any, params: dict[str, Any], data_dir: Path, args: argparse.Namespace) -> tuple:
-    """The validation window's summary (months, rows, rmse) and its sampled drift frame."""
-    data = params["data"]
+def reference_of(watch: monitoring.Watch, data_dir: Path) -> monitoring.Reference:
+    """The model's validation window, read from data_dir and scored again."""
+    data = watch.data
     trips = read_window(
         data_dir,
         data["taxi"],
@@ -60,42 +61,13 @@ def reference_of(model: Any, params: dict[str, Any], data_dir: Path, args: argpa
         data["max_minutes"],
         data["drop_outside_month"],
     ).to_pandas()
-    predicted = np.asarray(model.predict(trips), np.float64)
-    summary = {
-        "months": list(data["val_months"]),
-        "rows": len(trips),
-        "rmse": round(metrics.rmse(trips["duration"], predicted), monitor_rules.DIGITS),
-    }
-    frame = drift.drift_frame(trips, [*args.categorical, *args.numeric], predicted)
-    return summary, drift.sample(frame, args.thresholds["drift_sample"], args.thresholds["seed"])
+    return monitoring.reference(watch, trips, np.asarray(watch.model.predict(trips), np.float64))
 
 
-def month_record(
-    month: str, model: Any, params: dict[str, Any], reference: tuple, args: argparse.Namespace
-) -> tuple[dict[str, Any], Any]:
-    """One month's record and its Evidently report; InputError when the month cannot be used."""
-    (summary, reference_frame), data, thresholds = reference, params["data"], args.thresholds
-    path = month_file(args.data_dir, data["taxi"], month)
-    raw = read_trips(path)
-    trips = clean_month(raw, path, month, data).to_pandas()
-    predicted = np.asarray(model.predict(trips), np.float64)
-    performance = {"rows": len(trips), **metrics.scores(trips["duration"], predicted)}
-    performance["rmse_increase_pct"] = monitor_rules.rmse_increase_pct(performance["rmse"], summary["rmse"])
-    frame = drift.drift_frame(trips, [*args.categorical, *args.numeric], predicted)
-    current = drift.sample(frame, thresholds["drift_sample"], thresholds["seed"])
-    drifts, snapshot = drift.drift_report(
-        reference_frame, current, args.categorical, args.numeric, thresholds["max_drifted_share"]
-    )
-    reasons = monitor_rules.decide(
-        len(trips),
-        performance["rmse_increase_pct"],
-        drifts["drifted_share"],
-        drifts["prediction"]["score"],
-        thresholds,
-    )
-    quality = monitor_rules.quality(raw, month, data["min_minutes"], data["max_minutes"])
-    record = monitor_rules.record(args.name, month, summary, performance, drifts, quality, reasons)
-    return record, snapshot
+def write_history(out: Path) -> None:
+    """monitoring/history.csv from every record in `out`: the month-by-month view `dvc plots` draws."""
+    records = [json.loads(path.read_text(encoding="utf-8")) for path in sorted(out.glob("????-??.json"))]
+    write_text(out / HISTORY, monitoring.history_csv([monitoring.history_row(found) for found in records]))
 
 
 def summary_line(record: dict[str, Any]) -> str:
@@ -111,16 +83,12 @@ def summary_line(record: dict[str, Any]) -> str:
 
 def monitor(args: argparse.Namespace) -> int:
     """Record every month that can be read; the exit status for the whole call."""
-    args.thresholds = read_section(args.params, "monitor")
-    model, args.name, params = load(args)
-    args.categorical, args.numeric = drift.drift_columns(
-        params["features"]["categorical"], params["features"]["numeric"]
-    )
-    reference = reference_of(model, params, args.data_dir, args)
-    status = OK
+    watch = watch_of(args)
+    reference = reference_of(watch, args.data_dir)
+    status, recorded = OK, False
     for month in args.months:
         try:
-            record, snapshot = month_record(month, model, params, reference, args)
+            record, snapshot = monitoring.judge(watch, reference, args.data_dir, month)
         except InputError as error:
             print(f"error: {error}", file=sys.stderr)
             status = BAD_INPUT
@@ -128,9 +96,12 @@ def monitor(args: argparse.Namespace) -> int:
         write_text(args.out / f"{month}.json", json.dumps(record, indent=2) + "\n")
         with atomic_path(args.reports / f"{month}.html") as tmp:
             snapshot.save_html(str(tmp))
+        recorded = True
         print(summary_line(record))
         if record["alert"] and status == OK:
             status = ALERT
+    if recorded:
+        write_history(args.out)
     return status
 
 

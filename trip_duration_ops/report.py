@@ -10,6 +10,8 @@ then the metrics, the parameters and data files that changed, and main's and the
 """
 
 import argparse
+import csv
+import io
 import json
 import subprocess
 import sys
@@ -152,6 +154,39 @@ def plots_table(images: Images, base: str) -> str:
     return table([base, "PR"], lines) if lines else "none"
 
 
+def backtest_rows(text: str | None) -> list[dict[str, str]]:
+    """The `monitor` stage's table (one row a month), parsed; empty where there is none."""
+    return list(csv.DictReader(io.StringIO(text))) if text else []
+
+
+def backtest_summary(rows: list[dict[str, str]]) -> list[str]:
+    """months, mean of the monthly RMSEs, the worst month, months alerting; — for no rows."""
+    if not rows:
+        return ["—"] * 4
+    rmse = [float(row["rmse"]) for row in rows]
+    worst = rows[rmse.index(max(rmse))]
+    alerts = sum(row["alert"] == "true" for row in rows)
+    span = f"{len(rows)} ({rows[0]['month']}..{rows[-1]['month']})"
+    return [
+        span,
+        number(round(sum(rmse) / len(rmse), 4)),
+        f"{number(max(rmse))} ({worst['month']})",
+        f"{alerts}",
+    ]
+
+
+def backtest_table(base_rows: list[dict[str, str]], pr_rows: list[dict[str, str]], base: str) -> str:
+    """How each side's model does on the months after its validation window, in four lines."""
+    if not base_rows and not pr_rows:
+        return "none: data/ holds no month after the validation window"
+    names = ["months", "mean of monthly RMSE", "worst month's RMSE", "months alerting"]
+    summaries = zip(names, backtest_summary(base_rows), backtest_summary(pr_rows), strict=True)
+    text = table(["backtest", base, "PR"], [list(line) for line in summaries])
+    if base_rows and [row["month"] for row in base_rows] != [row["month"] for row in pr_rows]:
+        text += f"\n\nThe months differ from {base}'s: compare month by month in the plot below."
+    return text
+
+
 def out_md5(lock: dict[str, Any] | None, path: str) -> str | None:
     """The md5 a dvc.lock records for the output `path`; None where it records none."""
     outs = [out for stage in ((lock or {}).get("stages") or {}).values() for out in stage.get("outs") or []]
@@ -186,12 +221,14 @@ def report(
     base: str,
     limit: float,
     warning: str = "",
+    backtest: str = "",
 ) -> tuple[str, bool]:
     """The whole markdown report, and whether the gate passes."""
     sections = [
         verdict(metrics, base, limit),
         *([warning] if warning else []),
         f"## Metrics\n\n{metrics_table(metrics, base)}",
+        *([f"## Later months (backtest)\n\n{backtest}"] if backtest else []),
         f"## Parameters that changed\n\n{params_table(params, base)}",
         f"## Data that changed\n\n{data_changes(base_dvc, pr_dvc)}",
         f"## Plots\n\n{plots}",
@@ -218,18 +255,24 @@ def diff_results(started: list[tuple[list[str], Popen]]) -> list[dict[str, Any]]
     return [json.loads(out or "{}") for out, _ in outputs]
 
 
+def text_at(base: str, path: Path) -> str | None:
+    """A file as committed at `base`; None where it did not exist."""
+    done = subprocess.run(["git", "show", f"{base}:./{path.as_posix()}"], capture_output=True, text=True)
+    return None if done.returncode else done.stdout
+
+
 def yaml_at(base: str, path: Path) -> dict[str, Any] | None:
     """A YAML file as committed at `base`; None where it did not exist."""
-    done = subprocess.run(["git", "show", f"{base}:./{path.as_posix()}"], capture_output=True, text=True)
-    return None if done.returncode else yaml.safe_load(done.stdout) or {}
+    text = text_at(base, path)
+    return None if text is None else yaml.safe_load(text) or {}
 
 
-def val_path(dvc_yaml: str = "dvc.yaml") -> str:
-    """The validation trips' path, from dvc.yaml's vars."""
+def pipeline_path(name: str, dvc_yaml: str = "dvc.yaml") -> str:
+    """A path from dvc.yaml's vars, e.g. the validation trips' (`val`)."""
     paths = pipeline_paths(read_yaml(dvc_yaml), dvc_yaml)
-    if "val" not in paths:
-        raise InputError(dvc_yaml, "vars.paths has no 'val'")
-    return paths["val"]
+    if name not in paths:
+        raise InputError(dvc_yaml, f"vars.paths has no '{name}'")
+    return paths[name]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -259,10 +302,13 @@ def main(argv: list[str] | None = None) -> None:
     images = render_plots(plots, args.base, args.images, args.out.parent)
     base_dvc = yaml_at(args.base, args.data_dvc)
     warning = comparability(
-        yaml_at(args.base, Path("dvc.lock")), read_yaml("dvc.lock"), val_path(), args.base
+        yaml_at(args.base, Path("dvc.lock")), read_yaml("dvc.lock"), pipeline_path("val"), args.base
     )
+    backtest = Path(pipeline_path("backtest"))
+    pr_backtest = backtest.read_text(encoding="utf-8") if backtest.is_file() else None
+    aging = backtest_table(backtest_rows(text_at(args.base, backtest)), backtest_rows(pr_backtest), args.base)
     plots_md = plots_table(images, args.base)
-    text, passed = report(metrics, params, base_dvc, pr_dvc, plots_md, args.base, limit, warning)
+    text, passed = report(metrics, params, base_dvc, pr_dvc, plots_md, args.base, limit, warning, aging)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
     print(f"{text.splitlines()[0]}\nwrote {args.out}")

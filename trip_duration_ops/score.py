@@ -22,7 +22,7 @@ from trip_duration.errors import InputError, run
 from trip_duration.files import atomic_path
 from trip_duration.params import read_section
 from trip_duration.tlc import MONTH, month_file, read_trips
-from trip_duration.trips import prepare
+from trip_duration.trips import clean_month
 
 
 def month_trips(data_dir: Path, month: str, data: dict) -> pa.Table:
@@ -31,16 +31,6 @@ def month_trips(data_dir: Path, month: str, data: dict) -> pa.Table:
         raise InputError(month, "not a month: expected YYYY-MM, like 2023-04")
     path = month_file(data_dir, data["taxi"], month)
     return clean_month(read_trips(path), path, month, data)
-
-
-def clean_month(raw: pa.Table, path: Path, month: str, data: dict) -> pa.Table:
-    """A month's raw trips (read from `path`) cleaned as `prepare` cleans them; none kept is an error."""
-    trips = prepare(
-        raw, data["min_minutes"], data["max_minutes"], month if data["drop_outside_month"] else None
-    )
-    if trips.num_rows == 0:
-        raise InputError(path, "keeps no trips after cleaning")
-    return trips
 
 
 def score(model: object, version: str, trips: pa.Table) -> pa.Table:

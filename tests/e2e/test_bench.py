@@ -19,9 +19,11 @@ from bench.make_months import SOURCE_MONTHS, build_months, month_path
 
 ROWS = 20_000
 BIG, SMALL = "20,000", "76,518"  # rows of a resampled month; of 2021-01, the course's training month
+MONITOR_RMSE = "7.4265"  # the 20,000-row model on a third resampled month (seed 0), cleaned
 CASES = [  # case, rows, val RMSE (seed 0 for the resampled months)
     ("course method, 20,000-row month", BIG, "7.4218"),
     ("dvc repro from scratch, 20,000-row month", BIG, "7.4218"),
+    ("trip-duration monitor, one 20,000-row month (drift on samples)", BIG, MONITOR_RMSE),
     ("course method, 2021-01 / 2021-02", SMALL, "7.7587"),
     ("dvc repro from scratch, course months", SMALL, "7.7587"),
     ("no-op dvc repro, course months", SMALL, "7.7587"),
@@ -29,13 +31,13 @@ CASES = [  # case, rows, val RMSE (seed 0 for the resampled months)
     ("params change back (run-cache)", SMALL, "7.7587"),
 ]
 # The stages each `dvc repro` ran, in the order run: changing the parameter back restores `train`
-# from DVC's run-cache, so only `evaluate` (whose outputs are not cached) runs again.
+# from DVC's run-cache, so only `evaluate` and `monitor` (whose outputs are not cached) run again.
 STAGES_RUN = [
-    ("dvc repro from scratch, course months", "['prepare', 'train', 'evaluate']"),
+    ("dvc repro from scratch, course months", "['prepare', 'train', 'evaluate', 'monitor']"),
     ("no-op dvc repro, course months", "[]"),
-    ("params-only change (fit_intercept false)", "['train', 'evaluate']"),
-    ("params change back (run-cache)", "['evaluate']"),
-    ("dvc repro from scratch, 20,000-row month", "['prepare', 'train', 'evaluate']"),
+    ("params-only change (fit_intercept false)", "['train', 'evaluate', 'monitor']"),
+    ("params change back (run-cache)", "['evaluate', 'monitor']"),
+    ("dvc repro from scratch, 20,000-row month", "['prepare', 'train', 'evaluate', 'monitor']"),
 ]
 
 
@@ -89,10 +91,11 @@ def test_the_table_has_every_case_with_its_rows_and_rmse(tiny: subprocess.Comple
     ]
     rows = [cells(line) for line in table[2:]]
     assert [(row[0], row[1], row[4]) for row in rows] == CASES
+    by_case = {row[0]: row for row in rows}
     for row in rows:
         assert re.fullmatch(r"\d+\.\d\d", row[2]) and re.fullmatch(r"[\d,]+", row[3]), row
-        baseline = rows[0] if row[1] == BIG else rows[2]  # the course method on the same months
-        if row[0].startswith("course method"):
+        baseline = by_case[CASES[0][0] if row[1] == BIG else CASES[3][0]]  # the course method, same months
+        if row[0].startswith(("course method", "trip-duration monitor")):  # no baseline
             assert row[5:] == ["—", "—"]
             continue
         speed_up, memory = (float(cell.removesuffix("x")) for cell in row[5:])
@@ -122,13 +125,19 @@ def test_each_target_follows_from_the_table(tiny: subprocess.CompletedProcess) -
     big = rows["dvc repro from scratch, 20,000-row month"]
     months_course, noop = rows["course method, 2021-01 / 2021-02"], rows["no-op dvc repro, course months"]
     params = rows["params-only change (fit_intercept false)"]
+    monitor = rows["trip-duration monitor, one 20,000-row month (drift on samples)"]
+    monitored = float(monitor[2]) < 60 and int(monitor[3].replace(",", "")) < 4 * 1024
     targets = [line for line in lines if line.startswith(("PASS  ", "FAIL  "))]
+    gigabytes = r"\d+\.\d\d GB$"  # the table's MB are rounded: the target's GB only match in form
+    assert re.search(gigabytes, targets[4]), targets[4]
+    targets[4] = re.sub(gigabytes, "GB", targets[4])
     # On 20,000 rows DVC's start-up outweighs the work: far from 5x faster or half the memory.
     assert targets == [
         f"FAIL  20,000-row dvc repro >= 5x faster than the course method: {big[5]}",
         f"FAIL  20,000-row dvc repro >= 8x faster (stretch): {big[5]}",
         f"FAIL  20,000-row dvc repro <= half the course method's peak memory: {big[6]}",
         "PASS  20,000-row val RMSE equal to the course method's within 0.001: 0.0000",
+        f"{verdict(monitored)}  monitoring one 20,000-row month under 60 s and 4 GB: {monitor[2]} s, GB",
         f"{verdict(float(params[2]) <= float(months_course[2]))}  course months: params-only change"
         f" <= the course method's full run: {params[2]} s vs {months_course[2]} s",
         f"{verdict(float(noop[2]) < 1.5)}  course months: no-op dvc repro < 1.5 s: {noop[2]} s",

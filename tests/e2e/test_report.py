@@ -1,8 +1,9 @@
 """The pull-request report, end to end: `trip-duration report` on real PR branches with real git and DVC.
 
-main holds the course's linear model on 2021-01 / 2021-02. Two branches, each in its own copy:
+main holds the course's linear model on 2021-01 / 2021-02, and 2021-03 for the backtest. Two
+branches, each in its own copy:
 - pr: a model change only, ridge with alpha 2.0 (worse by 1.82%): like for like;
-- trips: the same model on other trips: one more month in data/ (2021-03) and validation trips of
+- trips: the same model on other trips: one more month in data/ (2021-04) and validation trips of
   at most 30 minutes (data.max_minutes): not like for like.
 """
 
@@ -20,6 +21,7 @@ WARNING = (
     "> [!WARNING]\n> **Not like for like**: the validation trips (`prepared/val.parquet`) differ from main's,"
     " so the RMSE change mixes a change of model with a change of trips (months, filters or data)."
 )
+MONTHS = ["2021-01", "2021-02", "2021-03"]
 WORSE = "**Worse**: validation RMSE 7.7587 → 7.8998 (+1.82%) against main;"
 
 
@@ -35,9 +37,9 @@ def update_section(project: Path, section: str, **values: object) -> None:
 
 @pytest.fixture(scope="module")
 def main(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The project on main: the course months recorded in data.dvc, reproduced and committed."""
-    project = make_project(tmp_path_factory.mktemp("report") / "main", ["2021-01", "2021-02"])
-    sh("trip-duration", "fetch", "2021-01", "2021-02", cwd=project)  # records meta.files
+    """The project on main: the course months and the next recorded in data.dvc, reproduced, committed."""
+    project = make_project(tmp_path_factory.mktemp("report") / "main", MONTHS)
+    sh("trip-duration", "fetch", *MONTHS, cwd=project)  # records meta.files
     sh("dvc", "add", "-q", "data", cwd=project)
     sh("dvc", "repro", cwd=project)
     sh("git", "add", "-A", cwd=project)
@@ -139,7 +141,10 @@ def test_changed_params_are_listed_and_no_data_changed(pr_report: tuple[int, str
 def test_plots_of_both_sides_are_png_files_beside_the_report(pr: Path, pr_report: tuple[int, str]) -> None:
     _, markdown = pr_report
     rows = [line for line in markdown.split("## Plots")[1].splitlines() if line.startswith("| ![")]
-    assert len(rows) == len(yaml.safe_load((pr / "dvc.yaml").read_text())["plots"]) == 4
+    declared = [next(iter(plot)) for plot in yaml.safe_load((pr / "dvc.yaml").read_text())["plots"]]
+    # All but the served model's monitoring history, which has no month yet on either side.
+    assert len(rows) == len(declared) - 1 == 5
+    assert not any("Monitoring" in row for row in rows) and declared[-1].startswith("Monitoring")
     for row in rows:
         base, head = re.findall(r"!\[[^]]*\]\(([^)]+)\)", row)
         assert base.startswith("reports/pr-images/") and head.startswith("reports/pr-images/")
@@ -157,6 +162,26 @@ def test_unknown_base_fails_in_one_line(pr: Path) -> None:
     assert not (pr / "none.md").exists()
 
 
+def test_the_backtest_compares_both_models_on_the_same_later_months(
+    main: Path, pr: Path, pr_report: tuple[int, str]
+) -> None:
+    _, markdown = pr_report
+    backtest = markdown.split("## Later months (backtest)\n\n")[1].split("\n\n")[0]
+    rmse = [
+        (project / "reports" / "backtest.csv").read_text().splitlines()[1].split(",")[3]
+        for project in (main, pr)
+    ]
+    assert backtest.splitlines() == [
+        "| backtest | main | PR |",
+        "| --- | --- | --- |",
+        "| months | 1 (2021-03..2021-03) | 1 (2021-03..2021-03) |",
+        f"| mean of monthly RMSE | {rmse[0]} | {rmse[1]} |",
+        f"| worst month's RMSE | {rmse[0]} (2021-03) | {rmse[1]} (2021-03) |",
+        "| months alerting | 0 | 0 |",
+    ]
+    assert rmse[0] == "7.7207" and rmse[1] != rmse[0]
+
+
 def test_a_model_only_change_is_like_for_like(pr_report: tuple[int, str]) -> None:
     _, markdown = pr_report
     assert "Not like for like" not in markdown
@@ -165,7 +190,7 @@ def test_a_model_only_change_is_like_for_like(pr_report: tuple[int, str]) -> Non
 
 def test_other_validation_trips_are_flagged_not_like_for_like(main: Path, tmp_path: Path) -> None:
     project = branch(main, tmp_path, "trips")
-    sh("trip-duration", "fetch", "2021-03", cwd=project)
+    sh("trip-duration", "fetch", "2021-04", cwd=project)
     sh("dvc", "add", "-q", "data", cwd=project)
     update_section(project, "data", max_minutes=30)
     out = sh("dvc", "repro", cwd=project).stdout
@@ -183,4 +208,7 @@ def test_other_validation_trips_are_flagged_not_like_for_like(main: Path, tmp_pa
     params = markdown.split("## Parameters that changed\n\n")[1].split("\n\n")[0]
     assert params.splitlines()[2:] == ["| data.max_minutes | `60` | `30` |"]
     data = markdown.split("## Data that changed\n\n")[1].split("\n\n")[0]
-    assert data == "- added: `green_tripdata_2021-03.parquet`"
+    assert data == "- added: `green_tripdata_2021-04.parquet`"
+    backtest = markdown.split("## Later months (backtest)\n\n")[1].split("\n\n## ")[0]
+    assert backtest.splitlines()[2] == "| months | 1 (2021-03..2021-03) | 2 (2021-03..2021-04) |"
+    assert backtest.endswith("The months differ from main's: compare month by month in the plot below.")

@@ -114,3 +114,15 @@ def test_targets_only_cover_measured_cases() -> None:
     assert check_targets({}) == []
     names = [target.name for target in check_targets({"months_noop": NOOP})]
     assert names == ["course months: no-op dvc repro < 1.5 s"]
+
+
+@pytest.mark.parametrize(
+    ("wall_s", "peak_mb", "passed"),
+    [(59.9, 4095.0, True), (60.0, 1000.0, False), (10.0, 4096.0, False)],
+)
+def test_monitoring_a_big_month_passes_under_60_s_and_4_gb(
+    wall_s: float, peak_mb: float, passed: bool
+) -> None:
+    monitor = Result("trip-duration monitor, one 3M month", 3_000_000, wall_s, peak_mb, 7.1)
+    [target] = check_targets({"monitor": monitor})
+    assert (target.name, target.passed) == ("monitoring one 3M month under 60 s and 4 GB", passed)

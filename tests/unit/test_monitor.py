@@ -6,9 +6,18 @@ from pathlib import Path
 import pytest
 from conftest import at, write_month
 
+from trip_duration.drift import _verdict, drift_columns
+from trip_duration.errors import InputError
+from trip_duration.monitoring import (
+    decide,
+    history_csv,
+    history_row,
+    later_months,
+    quality,
+    record,
+    rmse_increase_pct,
+)
 from trip_duration.tlc import read_trips
-from trip_duration_ops.drift import _verdict, drift_columns
-from trip_duration_ops.monitor_rules import decide, quality, record, rmse_increase_pct
 
 THRESHOLDS = {
     "max_rmse_increase_pct": 15.0,
@@ -103,3 +112,51 @@ def test_record_keys_come_in_reading_order_and_alert_follows_the_reasons() -> No
     assert found["alert"] is True
     assert record({}, "2021-03", {}, {}, {}, {}, [])["alert"] is False
     assert json.loads(json.dumps(found)) == found
+
+
+DATA = {"taxi": "green", "val_months": ["2021-02"]}
+
+
+def test_later_months_are_the_data_months_after_the_validation_window(tmp_path: Path) -> None:
+    for name in (
+        "green_tripdata_2021-01",
+        "green_tripdata_2021-02",
+        "green_tripdata_2021-04",
+        "yellow_tripdata_2021-03",
+    ):
+        (tmp_path / f"{name}.parquet").touch()
+    (tmp_path / "green_tripdata_2021-05.csv").touch()
+    assert later_months("later", DATA, tmp_path, "params.yaml") == ["2021-04"]
+    assert later_months("later", {**DATA, "val_months": ["2021-04"]}, tmp_path, "params.yaml") == []
+    assert later_months(["2022-02", "2021-03", "2022-02"], DATA, tmp_path, "params.yaml") == [
+        "2021-03",
+        "2022-02",
+    ]
+
+
+@pytest.mark.parametrize("setting", [None, "all", ["2021-3"], [202103], "2021-03"])
+def test_other_backtest_months_are_one_line_naming_the_key(setting: object, tmp_path: Path) -> None:
+    with pytest.raises(InputError) as caught:
+        later_months(setting, DATA, tmp_path, "params.yaml")
+    assert str(caught.value) == (
+        f"params.yaml: monitor.months: expected 'later' or a list of YYYY-MM, not {setting!r}"
+    )
+
+
+def test_the_history_is_one_row_a_month_in_month_order() -> None:
+    def found(month: str, rmse: float, alert: bool) -> dict:
+        return {
+            "model": {"name": "trip-duration", "version": "v0.1.0"},
+            "month": month,
+            "metrics": {"rows": 1200, "rmse": rmse, "rmse_threshold": 8.9225},
+            "drift": {"drifted_share": 0.3333, "prediction": {"score": 0.0206}},
+            "alert": alert,
+        }
+
+    rows = [history_row(found("2021-04", 9.1, True)), history_row(found("2021-03", 7.7207, False))]
+    assert history_csv(rows) == (
+        "month,model,rows,rmse,rmse_threshold,drifted_share,prediction_drift,alert\n"
+        "2021-03,v0.1.0,1200,7.7207,8.9225,0.3333,0.0206,false\n"
+        "2021-04,v0.1.0,1200,9.1,8.9225,0.3333,0.0206,true\n"
+    )
+    assert history_csv([]) == "month,model,rows,rmse,rmse_threshold,drifted_share,prediction_drift,alert\n"

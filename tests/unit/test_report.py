@@ -7,6 +7,8 @@ import yaml
 
 from trip_duration.errors import InputError, run
 from trip_duration_ops.report import (
+    backtest_rows,
+    backtest_table,
     comparability,
     data_changes,
     gate,
@@ -16,9 +18,9 @@ from trip_duration_ops.report import (
     number,
     out_md5,
     params_table,
+    pipeline_path,
     plots_table,
     report,
-    val_path,
     verdict,
 )
 from trip_duration_ops.report_plots import one_revision, render_plots
@@ -293,18 +295,52 @@ def test_render_plots_draws_the_sides_a_revision_has(tmp_path: Path) -> None:
     assert (images / "reports-new-pr.png").read_bytes()[:8] == PNG
 
 
-def test_val_path_comes_from_dvc_yaml_vars(tmp_path: Path) -> None:
+def test_pipeline_paths_come_from_dvc_yaml_vars(tmp_path: Path) -> None:
     dvc_yaml = tmp_path / "dvc.yaml"
     dvc_yaml.write_text("vars:\n  - other.yaml\n  - paths:\n      val: data/val.parquet\nstages: {}\n")
-    assert val_path(str(dvc_yaml)) == "data/val.parquet"
+    assert pipeline_path("val", str(dvc_yaml)) == "data/val.parquet"
     dvc_yaml.write_text("vars:\n  - paths:\n      train: data/train.parquet\n")
     with pytest.raises(InputError) as caught:
-        val_path(str(dvc_yaml))
+        pipeline_path("val", str(dvc_yaml))
     assert str(caught.value) == f"{dvc_yaml}: vars.paths has no 'val'"
 
 
-def test_the_projects_dvc_yaml_names_the_validation_trips() -> None:
-    assert val_path(str(Path(__file__).resolve().parents[2] / "dvc.yaml")) == VAL
+def test_the_projects_dvc_yaml_names_the_validation_trips_and_the_backtest() -> None:
+    dvc_yaml = str(Path(__file__).resolve().parents[2] / "dvc.yaml")
+    assert pipeline_path("val", dvc_yaml) == VAL
+    assert pipeline_path("backtest", dvc_yaml) == "reports/backtest.csv"
+
+
+BACKTEST_HEADER = "month,model,rows,rmse,rmse_threshold,drifted_share,prediction_drift,alert\n"
+
+
+def backtest(*rows: tuple[str, float, bool]) -> list[dict[str, str]]:
+    lines = [
+        f"{month},workspace,70000,{rmse},8.9225,0.0,0.02,{str(alert).lower()}" for month, rmse, alert in rows
+    ]
+    return backtest_rows(BACKTEST_HEADER + "".join(line + "\n" for line in lines))
+
+
+def test_the_backtest_is_four_lines_per_side() -> None:
+    base = backtest(("2021-03", 7.7207, False), ("2021-04", 8.1581, False), ("2022-01", 6.7128, True))
+    pr = backtest(("2021-03", 7.5, False), ("2021-04", 7.9, False), ("2022-01", 6.6, False))
+    assert backtest_table(base, pr, "main") == (
+        "| backtest | main | PR |\n| --- | --- | --- |\n"
+        "| months | 3 (2021-03..2022-01) | 3 (2021-03..2022-01) |\n"
+        "| mean of monthly RMSE | 7.5305 | 7.3333 |\n"
+        "| worst month's RMSE | 8.1581 (2021-04) | 7.9000 (2021-04) |\n"
+        "| months alerting | 1 | 0 |"
+    )
+
+
+def test_a_backtest_over_other_months_says_so_and_a_missing_side_is_a_dash() -> None:
+    pr = backtest(("2021-04", 7.9, False))
+    text = backtest_table(backtest(("2021-03", 7.7, False)), pr, "main")
+    assert text.endswith("The months differ from main's: compare month by month in the plot below.")
+    assert "| months | — | 1 (2021-04..2021-04) |" in backtest_table([], pr, "main")
+    assert backtest_table([], backtest_rows(BACKTEST_HEADER), "main") == (
+        "none: data/ holds no month after the validation window"
+    )
 
 
 @pytest.mark.parametrize(
