@@ -11,6 +11,7 @@
     trip-duration serve --model-dir deploy/    # the HTTP service, switching as models are deployed
     trip-duration score --month 2023-04 --stage prod --out predictions.parquet
     trip-duration monitor --months 2023-04 [2023-05 ...] --stage prod   # is the model still good?
+    trip-duration retrain check|propose        # new months to main; the retrain pull request
 
 `trip-duration <command> --help` describes each. Each is also `python -m trip_duration_ops.<module>`.
 """
@@ -33,6 +34,7 @@ COMMANDS = {
     "serve": ("trip_duration_ops.serve", "serve the deployed model over HTTP"),
     "score": ("trip_duration_ops.score", "predict every trip of a month (batch scoring)"),
     "monitor": ("trip_duration_ops.monitor", "score the model on new months: performance, drift, alert"),
+    "retrain": ("trip_duration_ops.retrain", "the closed loop: check new months, propose the retrain PR"),
 }
 
 

@@ -2,6 +2,7 @@
 
 trip-duration fetch                    # every file data.dvc records; then verify and cache them
 trip-duration fetch 2023-04 2023-05    # named months; a new one is recorded in data.dvc
+trip-duration fetch --new              # every month after the newest recorded that TLC has published
 TLC_MIRROR=../shared/data/nyc-tlc trip-duration fetch    # from a folder or base URL instead
 
 Each file's md5 is recorded in data.dvc's meta.files (see trip_duration.catalog).
@@ -9,9 +10,15 @@ Each file's md5 is recorded in data.dvc's meta.files (see trip_duration.catalog)
 Expected output, on stderr:
     [1/20] green_tripdata_2021-01.parquet  1.3 MB  already present
     [2/20] green_tripdata_2021-02.parquet  1.1 MB  fetched, md5 ok
+
+--new probes the months after the newest green (or --taxi) month data.dvc records, one by one up
+to the current month, and stops at the first that TLC has not published (HTTP 403 or 404, or no
+file in a TLC_MIRROR folder). It prints the months it fetched on stdout, one a line, and records
+them in data.dvc; with none, it says so on stderr, prints nothing and exits 0.
 """
 
 import argparse
+import datetime
 import hashlib
 import http.client
 import os
@@ -25,7 +32,7 @@ from pathlib import Path
 from trip_duration.catalog import dir_md5, file_md5, folder_md5s, read_dvc_file, record_files, recorded_files
 from trip_duration.errors import InputError, run
 from trip_duration.files import atomic_path
-from trip_duration.tlc import MONTH, TLC_URL, file_name
+from trip_duration.tlc import MONTH, TLC_URL, file_name, months_in
 
 OFFLINE_HINT = (
     "set TLC_MIRROR to a folder or base URL that holds the TLC files"
@@ -61,6 +68,41 @@ def file_source(base: str, name: str) -> str:
 
 def month_url(base: str, taxi: str, month: str) -> str:
     return file_source(base, file_name(taxi, month))
+
+
+def next_month(month: str) -> str:
+    year, number = divmod(int(month[:4]) * 12 + int(month[5:]), 12)  # number 0..11 is month 1..12
+    return f"{year}-{number + 1:02d}"
+
+
+def published(base: str, name: str) -> bool:
+    """Whether TLC has the file `name`: a file in a mirror folder, or a HEAD answered 200 (403 and
+    404 are TLC's "not yet"); any other failure is one line naming the URL."""
+    folder = mirror_folder(base)
+    if folder is not None:
+        return (folder / name).is_file()
+    url = file_source(base, name)
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=TIMEOUT_S):
+            return True
+    except urllib.error.HTTPError as error:
+        if error.code in (403, 404):
+            return False
+        raise InputError(url, f"probe failed ({failure(error)}); {OFFLINE_HINT}") from None
+    except (OSError, http.client.HTTPException) as error:
+        raise InputError(url, f"probe failed ({failure(error)}); {OFFLINE_HINT}") from None
+
+
+def new_months(base: str, taxi: str, recorded: Mapping[str, str], until: str, dvc_file: Path) -> list[str]:
+    """The months after the newest recorded one that TLC has published, up to `until`, in order."""
+    months = months_in(name for name in recorded if name.startswith(f"{taxi}_"))
+    if not months:
+        raise InputError(dvc_file, f"records no {taxi} month to follow: fetch a first month by name")
+    found, month = [], next_month(months[-1])
+    while month <= until and published(base, file_name(taxi, month)):
+        found.append(month)
+        month = next_month(month)
+    return found
 
 
 def file_chunks(path: Path) -> Iterator[bytes]:
@@ -173,19 +215,34 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("months", nargs="*", metavar="YYYY-MM", help="default: what data.dvc records")
     parser.add_argument("--taxi", choices=["green", "yellow"], default="green")
     parser.add_argument("--data-dir", type=Path, default=Path("data"))
+    parser.add_argument("--new", action="store_true", help="the months after the newest recorded")
+    parser.add_argument("--until", help="--new probes up to this month (default: the current one)")
     args = parser.parse_args(argv)
+    if args.new and args.months:
+        parser.error("--new takes no months")
     months = list(dict.fromkeys(check_month(month) for month in args.months))
     data_dir: Path = args.data_dir
     dvc_file = data_dir.with_name(f"{data_dir.name}.dvc")  # where `dvc add` puts it
     recorded = recorded_files(dvc_file) if dvc_file.exists() else {}
+    base = os.environ.get("TLC_MIRROR") or TLC_URL
+    if args.new:
+        until = check_month(args.until) if args.until else datetime.date.today().strftime("%Y-%m")
+        months = new_months(base, args.taxi, recorded, until, dvc_file)
+        if not months:
+            newest = months_in(name for name in recorded if name.startswith(f"{args.taxi}_"))[-1]
+            print(f"fetch: no new {args.taxi} month after {newest}", file=sys.stderr)
+            return
     names = [file_name(args.taxi, month) for month in months] or sorted(recorded)
     if not names:
         raise InputError(dvc_file, "missing or records no meta.files: name months, like 2021-01")
-    md5s = fetch_all(os.environ.get("TLC_MIRROR") or TLC_URL, names, data_dir, recorded)
+    md5s = fetch_all(base, names, data_dir, recorded)
     new = [month for month in months if file_name(args.taxi, month) not in recorded]
     if new:
         record_files(dvc_file, {name: md5 for name, md5 in md5s.items() if name not in recorded})
         print(f"recorded {len(new)} new file(s) in {dvc_file} meta.files", file=sys.stderr)
+        if args.new:
+            print("\n".join(new))
+            return
         print(f'next: dvc add {data_dir} && git add {dvc_file} && git commit -m "data: add {" ".join(new)}"')
         return
     expected = (read_dvc_file(dvc_file).get("outs") or [{}])[0].get("md5")  # None until `dvc add`

@@ -22,6 +22,7 @@ Bad input wins over an alert.
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,26 @@ def summary_line(record: dict[str, Any]) -> str:
     )
 
 
+def record_month(
+    watch: monitoring.Watch,
+    reference: monitoring.Reference,
+    data_dir: Path,
+    month: str,
+    out: Path,
+    reports: Path,
+    then: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Judge one month, let `then` add to its record (retrain's decision), write both files, say it."""
+    record, snapshot = monitoring.judge(watch, reference, data_dir, month)
+    if then is not None:
+        then(record)
+    write_text(out / f"{month}.json", json.dumps(record, indent=2) + "\n")
+    with atomic_path(reports / f"{month}.html") as tmp:
+        snapshot.save_html(str(tmp))
+    print(summary_line(record))
+    return record
+
+
 def monitor(args: argparse.Namespace) -> int:
     """Record every month that can be read; the exit status for the whole call."""
     watch = watch_of(args)
@@ -88,16 +109,12 @@ def monitor(args: argparse.Namespace) -> int:
     status, recorded = OK, False
     for month in args.months:
         try:
-            record, snapshot = monitoring.judge(watch, reference, args.data_dir, month)
+            record = record_month(watch, reference, args.data_dir, month, args.out, args.reports)
         except InputError as error:
             print(f"error: {error}", file=sys.stderr)
             status = BAD_INPUT
             continue
-        write_text(args.out / f"{month}.json", json.dumps(record, indent=2) + "\n")
-        with atomic_path(args.reports / f"{month}.html") as tmp:
-            snapshot.save_html(str(tmp))
         recorded = True
-        print(summary_line(record))
         if record["alert"] and status == OK:
             status = ALERT
     if recorded:

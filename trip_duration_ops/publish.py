@@ -18,7 +18,8 @@ at the previous version and at HEAD:
   cleaning, or its code, i.e. the model sees different trips;
 - patch when only the stage that writes the model changed (`train`): features, estimator,
   hyperparameters, code;
-- no new version when neither changed (docs, tests, `evaluate`): HEAD's model is the previous version's.
+- no new version when neither changed (docs, tests, `evaluate`), or when the model file's md5 is
+  the previous version's (a month added to data/ outside the windows): HEAD's model is that version.
 
 Expected output (a better model, then a worse one):
     publish: trip-duration@v0.1.1 registered (patch: train changed since v0.1.0)
@@ -42,6 +43,7 @@ from trip_duration.catalog import data_months, pipeline_paths
 from trip_duration.errors import InputError, run
 from trip_duration.files import read_yaml, write_text
 from trip_duration_ops.card import Decision, model_card
+from trip_duration_ops.gitops import git
 
 
 def model_lineage(stages: dict[str, Any], model_path: str) -> tuple[str, set[str]]:
@@ -85,19 +87,16 @@ def should_promote(challenger_rmse: float, champion_rmse: float | None, toleranc
     return champion_rmse is None or challenger_rmse <= champion_rmse + tolerance
 
 
-def git(*args: str) -> str:
-    """git's stdout; a failure is one error line."""
-    done = subprocess.run(["git", *args], capture_output=True, text=True)
-    if done.returncode != 0:
-        lines = (done.stderr or done.stdout).strip().splitlines() or [f"exit code {done.returncode}"]
-        raise InputError(f"git {args[0]}", lines[-1])
-    return done.stdout.strip()
-
-
 def lock_stages(rev: str) -> dict[str, Any]:
     """dvc.lock's stages as committed at `rev`; empty where it has none."""
     done = subprocess.run(["git", "show", f"{rev}:dvc.lock"], capture_output=True, text=True)
     return (yaml.safe_load(done.stdout) or {}).get("stages", {}) if done.returncode == 0 else {}
+
+
+def model_md5(stages: dict[str, Any], model_path: str) -> str | None:
+    """The md5 a dvc.lock records for the model file; None where no stage writes it."""
+    outs = [out for stage in stages.values() for out in stage.get("outs", [])]
+    return next((out.get("md5") for out in outs if out["path"] == model_path), None)
 
 
 def choose_version(artifact: str, model_path: str) -> tuple[str | None, str, str | None]:
@@ -113,10 +112,14 @@ def choose_version(artifact: str, model_path: str) -> tuple[str | None, str, str
         return at_head, "registered earlier", None
     if previous is None:
         return None, "first version", "minor"
-    changed = changed_stages(lock_stages(f"{artifact}@{previous}"), head_lock)
+    previous_lock = lock_stages(f"{artifact}@{previous}")
+    changed = changed_stages(previous_lock, head_lock)
     bump = bump_kind(changed, model_stage, upstream)
     if bump is None:
         return previous, f"model unchanged since {previous}", None
+    if model_md5(head_lock, model_path) == model_md5(previous_lock, model_path):
+        # e.g. a month added to data/ outside the windows: prepare ran again, to the same trips
+        return previous, f"model unchanged since {previous} (same md5)", None
     return (
         None,
         f"{bump}: {', '.join(sorted(changed & (upstream | {model_stage})))} changed since {previous}",

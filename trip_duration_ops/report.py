@@ -10,6 +10,7 @@ then the metrics, the parameters and data files that changed, and main's and the
 """
 
 import argparse
+import copy
 import csv
 import io
 import json
@@ -23,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from trip_duration import metrics as scores
 from trip_duration.catalog import meta_files, pipeline_paths
 from trip_duration.errors import InputError, run
 from trip_duration.files import read_yaml
@@ -94,6 +96,32 @@ def verdict(metrics: Diff, base: str, max_rmse_increase_pct: float) -> str:
     return (
         f"{mark} **{word}**: validation RMSE {number(old)} → {number(new)}{shown} against {base}; {outcome}"
     )
+
+
+def on_same_trips(metrics: Diff, champion_rmse: float) -> Diff:
+    """The diff with the base's RMSE replaced by the base's model scored on the PR's validation trips."""
+    found = copy.deepcopy(metrics)
+    for names in found.values():
+        if "rmse" in names:
+            names["rmse"]["old"] = champion_rmse
+            break
+    return found
+
+
+def champion_rmse(base: str, model_path: str, val_path: str) -> tuple[float | None, str]:
+    """The base's model (from the DVC cache or remote) on the PR's validation trips, or why not."""
+    import dvc.api
+    import joblib
+    import pandas as pd
+    from dvc.exceptions import DvcException
+
+    try:
+        with dvc.api.open(model_path, rev=base, mode="rb") as file:
+            model = joblib.load(file)
+    except (DvcException, OSError) as error:
+        return None, f"{base}'s model could not be read ({type(error).__name__}: {error})"
+    val = pd.read_parquet(val_path)
+    return round(scores.rmse(val["duration"], model.predict(val)), 4), ""
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:
@@ -193,14 +221,26 @@ def out_md5(lock: dict[str, Any] | None, path: str) -> str | None:
     return next((out.get("md5") for out in outs if out.get("path") == path), None)
 
 
-def comparability(base_lock: dict[str, Any] | None, pr_lock: dict[str, Any], val_path: str, base: str) -> str:
-    """A warning when the PR validates on other trips than `base` does; empty when they are the same."""
-    old, new = out_md5(base_lock, val_path), out_md5(pr_lock, val_path)
-    if old is None or old == new:
-        return ""
+def like_for_like(base_lock: dict[str, Any] | None, pr_lock: dict[str, Any], val_path: str) -> bool:
+    """The PR validates on the trips `base` validated on (or `base` has none to compare with)."""
+    old = out_md5(base_lock, val_path)
+    return old is None or old == out_md5(pr_lock, val_path)
+
+
+def comparability(val_path: str, base: str, champion: float | None = None, why_not: str = "") -> str:
+    """The warning for a PR that validates on other trips than `base`, and what the gate compares."""
+    gate_on = (
+        f" The gate compares both models on the PR's trips instead: {base}'s model scores RMSE"
+        f" {number(champion)} on them."
+        if champion is not None
+        else f" The gate compares the metrics as they are: {why_not}."
+        if why_not
+        else ""
+    )
     return (
         f"> [!WARNING]\n> **Not like for like**: the validation trips (`{val_path}`) differ from {base}'s,"
         " so the RMSE change mixes a change of model with a change of trips (months, filters or data)."
+        + gate_on
     )
 
 
@@ -222,10 +262,15 @@ def report(
     limit: float,
     warning: str = "",
     backtest: str = "",
+    same_trips: Diff | None = None,
 ) -> tuple[str, bool]:
-    """The whole markdown report, and whether the gate passes."""
+    """The whole markdown report, and whether the gate passes. The verdict and the gate take
+    `same_trips` (the base's model on the PR's trips) where given, the metrics table the diff."""
+    gated, against = (
+        (metrics, base) if same_trips is None else (same_trips, f"{base}'s model on the PR's trips")
+    )
     sections = [
-        verdict(metrics, base, limit),
+        verdict(gated, against, limit),
         *([warning] if warning else []),
         f"## Metrics\n\n{metrics_table(metrics, base)}",
         *([f"## Later months (backtest)\n\n{backtest}"] if backtest else []),
@@ -233,7 +278,7 @@ def report(
         f"## Data that changed\n\n{data_changes(base_dvc, pr_dvc)}",
         f"## Plots\n\n{plots}",
     ]
-    return "\n\n".join(sections) + "\n", gate(metrics, limit)
+    return "\n\n".join(sections) + "\n", gate(gated, limit)
 
 
 def start_diffs(base: str) -> list[tuple[list[str], Popen]]:
@@ -301,14 +346,19 @@ def main(argv: list[str] | None = None) -> None:
     metrics, params, plots = diff_results(started)
     images = render_plots(plots, args.base, args.images, args.out.parent)
     base_dvc = yaml_at(args.base, args.data_dvc)
-    warning = comparability(
-        yaml_at(args.base, Path("dvc.lock")), read_yaml("dvc.lock"), pipeline_path("val"), args.base
-    )
+    warning, same_trips, val = "", None, pipeline_path("val")
+    if not like_for_like(yaml_at(args.base, Path("dvc.lock")), read_yaml("dvc.lock"), val):
+        champion, why_not = champion_rmse(args.base, pipeline_path("model"), val)
+        warning = comparability(val, args.base, champion, why_not)
+        if champion is not None:  # champion and challenger on the same trips, as publish compares them
+            same_trips = on_same_trips(metrics, champion)
     backtest = Path(pipeline_path("backtest"))
     pr_backtest = backtest.read_text(encoding="utf-8") if backtest.is_file() else None
     aging = backtest_table(backtest_rows(text_at(args.base, backtest)), backtest_rows(pr_backtest), args.base)
     plots_md = plots_table(images, args.base)
-    text, passed = report(metrics, params, base_dvc, pr_dvc, plots_md, args.base, limit, warning, aging)
+    text, passed = report(
+        metrics, params, base_dvc, pr_dvc, plots_md, args.base, limit, warning, aging, same_trips
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
     print(f"{text.splitlines()[0]}\nwrote {args.out}")

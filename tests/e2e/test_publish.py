@@ -96,7 +96,8 @@ class Loop:
 
 @pytest.fixture(scope="module")
 def loop(tmp_path_factory: pytest.TempPathFactory) -> Loop:
-    """Baseline published twice, a better ridge merged and published, a worse lasso merged and published."""
+    """Baseline published twice, a better ridge merged and published, a worse lasso merged and published,
+    then a month added outside the windows and published."""
     parent = tmp_path_factory.mktemp("gitops")
     project = make_project(parent / "project", ["2021-01", "2021-02"])
     done = Loop(parent, project, parent / "origin.git")
@@ -118,9 +119,17 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Loop:
     sh("git", "commit", "-qm", "baseline", cwd=project)
     sh("git", "push", "-q", "origin", "main", cwd=project)
 
-    for name, model in (("linear", None), ("again", None), ("ridge", RIDGE), ("lasso", LASSO)):
+    steps = (("linear", None), ("again", None), ("ridge", RIDGE), ("lasso", LASSO), ("month", None))
+    for name, model in steps:
         if model is not None:
             merge_model(project, name, model)
+        if name == "month":  # a month after the windows: prepare runs again, the model stays the same
+            sh("trip-duration", "fetch", "2021-03", cwd=project)
+            sh("dvc", "add", "-q", "data", cwd=project)
+            sh("dvc", "repro", cwd=project)
+            sh("git", "add", "-A", cwd=project)
+            sh("git", "commit", "-qm", "data: 2021-03", cwd=project)
+            sh("git", "push", "-q", "origin", "main", cwd=project)
         done.rmse[name], done.md5[name] = rmse(project), md5(project / MODEL)
         out = publish(project).stdout
         card = (project / CARD).read_text()
@@ -194,6 +203,16 @@ def test_a_worse_model_is_registered_but_not_promoted(loop: Loop) -> None:
     assert "- stage: not promoted: `prod` stays on v0.1.1" in lines
     assert f"| challenger | v0.1.2 | {lasso:.4f} |" in lines
     assert f"| champion (`prod`) | v0.1.1 | {ridge:.4f} |" in lines
+
+
+def test_a_month_that_leaves_the_model_unchanged_is_no_new_version(loop: Loop) -> None:
+    step = loop.steps["month"]
+    assert loop.md5["month"] == loop.md5["lasso"]
+    assert step.out.splitlines() == [
+        f"publish: {ARTIFACT}@v0.1.2 already registered (model unchanged since v0.1.2 (same md5))",
+        f"publish: prod stays on v0.1.1 (val rmse {loop.rmse['lasso']:.4f} > {loop.rmse['ridge']:.4f})",
+    ]
+    assert step.origin_tags == loop.steps["lasso"].origin_tags and step.prod == "v0.1.1"
 
 
 def predicted_minutes(model_file: Path) -> float:

@@ -7,7 +7,6 @@ places them in a serving folder and `trip-duration serve` runs as its own proces
 import http.client
 import json
 import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -19,9 +18,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from conftest import BIN, env, make_project, sh
+from conftest import env, make_project, sh
 
-from bench.services import free_port
+from tests.e2e.serving import Server, request, wait_ready
 
 TRIP = {"PULocationID": 74, "DOLocationID": 75, "trip_distance": 1.2}
 
@@ -43,53 +42,6 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
         sh("trip-duration", "publish", "--push", cwd=project)
     sh("git", "clone", "-q", str(root / "origin.git"), str(root / "clone"), cwd=root)
     return root / "clone"
-
-
-def request(port: int, method: str, path: str, body: Any = None) -> tuple[int, Any, dict[str, str]]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        payload = None if body is None else json.dumps(body).encode() if not isinstance(body, bytes) else body
-        connection.request(method, path, body=payload, headers={"Content-Type": "application/json"})
-        response = connection.getresponse()
-        data = response.read()
-        headers = {key.lower(): value for key, value in response.getheaders()}
-        parsed = json.loads(data) if headers.get("content-type", "").startswith("application/json") else data
-        return response.status, parsed, headers
-    finally:
-        connection.close()
-
-
-class Server:
-    """`trip-duration serve` as its own process; stops with the test that started it."""
-
-    def __init__(self, *args: str, cwd: Path) -> None:
-        self.port = free_port()
-        command = [
-            str(BIN / "trip-duration"),
-            "serve",
-            *args,
-            "--port",
-            str(self.port),
-            "--poll-seconds",
-            "0.3",
-        ]
-        self.log = cwd / f"serve-{self.port}.log"
-        self.process = subprocess.Popen(
-            command, cwd=cwd, env=env(), stdout=self.log.open("w"), stderr=subprocess.STDOUT
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if request(self.port, "GET", "/health")[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise AssertionError(f"the service did not start:\n{self.log.read_text()}")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -119,16 +71,6 @@ def serve(tmp_path: Path) -> Iterator[Any]:
 
 def deploy(registry: Path, folder: Path, *which: str) -> str:
     return sh("trip-duration", "deploy", *which, "--to", str(folder), cwd=registry).stdout
-
-
-def wait_ready(port: int) -> dict[str, Any]:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        status, body, _ = request(port, "GET", "/ready")
-        if status == 200:
-            return body
-        time.sleep(0.1)
-    raise AssertionError("the service never became ready")
 
 
 def test_deploy_then_serve_answers_as_the_model_does(registry: Path, tmp_path: Path, serve: Any) -> None:

@@ -22,7 +22,7 @@ WORKFLOWS = ROOT / ".github" / "workflows"
 FILES = sorted([*WORKFLOWS.glob("*.yml"), *WORKFLOWS.glob("*.yaml")])
 ACTIONS = sorted((ROOT / ".github" / "actions").glob("*/action.yml"))
 SCRIPTS = sorted((ROOT / ".github").glob("**/*.sh"))
-EXPECTED = {"tests.yml", "pull-request.yml", "pr-comment.yml", "main.yml"}
+EXPECTED = {"tests.yml", "pull-request.yml", "pr-comment.yml", "main.yml", "retrain.yml", "deploy.yml"}
 # `uses: owner/repo@<commit sha> # v1.2.3`: the comment names the version, for people and for the major tag.
 PINNED = re.compile(r"^[^@\s]+@(?P<sha>[0-9a-f]{40})\s+#\s+(?P<major>v\d+)(\.\d+)*$")
 USES = re.compile(r"^\s*(-\s+)?uses:\s*(?P<ref>.+?)\s*$")
@@ -42,7 +42,8 @@ def actionlint(*paths: Path) -> list[str]:
     # shellcheck is passed explicitly, so every machine checks the scripts alike; pyflakes is off
     # (no step runs with `shell: python`), for the same reason.
     command = [tool("actionlint"), "-no-color", "-format", "{{json .}}", "-pyflakes", ""]
-    command += ["-shellcheck", tool("shellcheck"), *map(str, paths)]
+    command += ["-shellcheck", tool("shellcheck"), "-config-file", str(ROOT / ".github" / "actionlint.yaml")]
+    command += list(map(str, paths))
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
     if done.returncode not in (0, 1):  # 0: nothing found, 1: findings, others: actionlint failed
         pytest.fail(f"actionlint exited {done.returncode}: {done.stderr.strip()}")
@@ -172,6 +173,8 @@ def test_every_job_has_permissions_and_a_timeout(path: Path) -> None:
         ("pull-request.yml", {"contents": "read"}),
         ("pr-comment.yml", {"actions": "read", "contents": "read", "pull-requests": "write"}),
         ("main.yml", {"contents": "write"}),
+        ("retrain.yml", {"contents": "write", "pull-requests": "write"}),
+        ("deploy.yml", {"contents": "read"}),
     ],
 )
 def test_least_privilege(name: str, permissions: dict[str, str]) -> None:
@@ -217,6 +220,33 @@ def test_main_publishes_one_run_at_a_time() -> None:
     assert triggers(workflow) == {"push": {"branches": ["main"]}}
     assert workflow["concurrency"]["group"]
     assert workflow["concurrency"]["cancel-in-progress"] is False
+
+
+def test_the_loop_runs_monthly_and_on_demand_and_never_beside_a_publish() -> None:
+    workflow = load(WORKFLOWS / "retrain.yml")
+    assert set(triggers(workflow)) == {"schedule", "workflow_dispatch"}
+    assert workflow["concurrency"] == load(WORKFLOWS / "main.yml")["concurrency"]
+
+
+def test_the_loop_calls_its_commands_in_order_and_decides_nothing_itself() -> None:
+    workflow_steps = steps(load(WORKFLOWS / "retrain.yml"))
+    commands = [step["run"] for step in workflow_steps if "trip-duration" in step.get("run", "")]
+    assert commands == [
+        "trip-duration fetch --new",
+        "trip-duration retrain check",
+        "trip-duration retrain propose",
+    ]
+    assert not [step for step in workflow_steps if "if" in step]
+    checkout = next(step for step in workflow_steps if uses(step, "actions/checkout"))
+    assert checkout["with"]["fetch-depth"] == 0 and "RETRAIN_TOKEN" in checkout["with"]["token"]
+
+
+def test_deploy_runs_on_a_prod_assignment_on_the_serving_host() -> None:
+    workflow = load(WORKFLOWS / "deploy.yml")
+    assert triggers(workflow) == {"push": {"tags": ["trip-duration#prod#*"]}}
+    [job] = workflow["jobs"].values()
+    assert job["runs-on"] == ["self-hosted", "serving"]
+    assert run_scripts(WORKFLOWS / "deploy.yml")[-1] == 'trip-duration deploy --stage prod --to "$SERVE_DIR"'
 
 
 @pytest.mark.parametrize("path", SCRIPTS, ids=lambda path: path.name)

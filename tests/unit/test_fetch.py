@@ -15,7 +15,16 @@ from conftest import call_main
 from trip_duration.catalog import dir_md5, folder_md5s, read_dvc_file, record_files, recorded_files
 from trip_duration.errors import InputError
 from trip_duration.tlc import TLC_URL
-from trip_duration_ops.fetch import check_folder, check_month, fetch_file, file_source, main, month_url
+from trip_duration_ops.fetch import (
+    check_folder,
+    check_month,
+    fetch_file,
+    file_source,
+    main,
+    month_url,
+    next_month,
+    published,
+)
 
 JAN, FEB, MAR = (f"green_tripdata_2021-0{month}.parquet" for month in (1, 2, 3))
 # Stand-ins for the TLC files: tiny files whose md5 anyone can check (`printf '1\n' | md5sum`).
@@ -337,3 +346,54 @@ def test_missing_file_in_mirror_folder(tmp_path: Path) -> None:
         "not found in the TLC_MIRROR folder",
     )
     assert list((tmp_path / "data").iterdir()) == []
+
+
+def test_next_month_wraps_the_year() -> None:
+    assert [next_month(m) for m in ("2021-01", "2021-12", "2099-09")] == ["2021-02", "2022-01", "2099-10"]
+
+
+def test_new_fetches_the_published_months_after_the_newest_recorded(tmp_path: Path, fetch: Callable) -> None:
+    mirror = write_files(tmp_path / "mirror", JAN, FEB, MAR)
+    assert fetch("2021-01", mirror=mirror)[0] == 0
+    code, out, err = fetch("--new", "--until", "2021-12", mirror=mirror)
+    assert (code, out) == (0, "2021-02\n2021-03\n")
+    assert "recorded 2 new file(s)" in err
+    assert sorted(recorded_files(tmp_path / "data.dvc")) == [JAN, FEB, MAR]
+    assert fetch("--new", "--until", "2021-12", mirror=mirror) == (
+        0,
+        "",
+        "fetch: no new green month after 2021-03\n",
+    )
+
+
+def test_new_stops_at_until_and_needs_a_month_to_follow(tmp_path: Path, fetch: Callable) -> None:
+    mirror = write_files(tmp_path / "mirror", JAN, FEB, MAR)
+    assert fetch("--new", mirror=mirror)[:2] == (1, "")
+    assert fetch("--new", mirror=mirror)[2] == (
+        f"error: {tmp_path / 'data.dvc'}: records no green month to follow: fetch a first month by name\n"
+    )
+    fetch("2021-01", mirror=mirror)
+    assert fetch("--new", "--until", "2021-02", mirror=mirror)[:2] == (0, "2021-02\n")
+    assert fetch("--new", "2021-03", mirror=mirror)[0] == 2  # months and --new: a usage error
+
+
+class Forbidden(http.server.BaseHTTPRequestHandler):
+    """TLC's CloudFront answers a month it has not published with 403; anything else is here 500."""
+
+    def do_HEAD(self) -> None:
+        self.send_response(403 if FEB in self.path else 500)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        """Keep the server quiet: test output shows only what the tests assert."""
+
+
+def test_probing_over_http_takes_403_and_404_as_not_yet_and_fails_on_the_rest(tmp_path: Path) -> None:
+    with serve(Forbidden) as base:
+        assert published(base, FEB) is False
+        with pytest.raises(InputError) as raised:
+            published(base, MAR)
+    assert raised.value.problem == f"probe failed (HTTP 500 Internal Server Error); {HINT}"
+    folder = write_files(tmp_path / "served", JAN)
+    with serve(functools.partial(Quiet, directory=str(folder))) as base:
+        assert (published(base, JAN), published(base, FEB)) == (True, False)

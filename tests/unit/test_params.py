@@ -103,6 +103,7 @@ def test_sources_merge_to_what_hydra_composes(data: str, features: str, model: s
         "evaluate/default.yaml",
         "report/default.yaml",
         "monitor/default.yaml",
+        "retrain/default.yaml",
         "config.yaml",
     ]
     assert merged(files) == composed(CONF, "config", overrides)

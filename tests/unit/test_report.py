@@ -13,9 +13,11 @@ from trip_duration_ops.report import (
     data_changes,
     gate,
     gate_limit,
+    like_for_like,
     main,
     metrics_table,
     number,
+    on_same_trips,
     out_md5,
     params_table,
     pipeline_path,
@@ -199,25 +201,38 @@ def test_out_md5_finds_an_output_in_any_stage() -> None:
     assert out_md5({"stages": {"evaluate": {"cmd": "x"}}}, VAL) is None
 
 
-def test_comparability_warns_when_the_validation_trips_differ() -> None:
-    warning = comparability(lock("v1"), lock("v2"), VAL, "main")
-    assert warning == (
-        "> [!WARNING]\n> **Not like for like**: the validation trips (`prepared/val.parquet`) differ from"
-        " main's, so the RMSE change mixes a change of model with a change of trips"
-        " (months, filters or data)."
+WARNING = (
+    "> [!WARNING]\n> **Not like for like**: the validation trips (`prepared/val.parquet`) differ from"
+    " main's, so the RMSE change mixes a change of model with a change of trips"
+    " (months, filters or data)."
+)
+
+
+def test_trips_differ_when_the_validation_md5s_do() -> None:
+    assert like_for_like(lock("v1"), lock("v2"), VAL) is False
+    assert like_for_like(lock("v1"), lock(None), VAL) is False
+
+
+def test_trips_are_like_for_like_when_the_same_or_the_base_has_none() -> None:
+    assert like_for_like(lock("v1"), lock("v1"), VAL) is True
+    assert like_for_like(None, lock("v2"), VAL) is True
+    assert like_for_like(lock(None), lock("v2"), VAL) is True
+    assert like_for_like({}, lock("v2"), VAL) is True
+
+
+def test_the_warning_says_what_the_gate_compares() -> None:
+    assert comparability(VAL, "main") == WARNING
+    assert comparability(VAL, "main", 7.6631) == WARNING + (
+        " The gate compares both models on the PR's trips instead: main's model scores RMSE 7.6631 on them."
     )
-    assert "Not like for like" in comparability(lock("v1"), lock(None), VAL, "main")
-
-
-def test_comparability_is_silent_when_the_trips_are_the_same_or_the_base_has_none() -> None:
-    assert comparability(lock("v1"), lock("v1"), VAL, "main") == ""
-    assert comparability(None, lock("v2"), VAL, "main") == ""
-    assert comparability(lock(None), lock("v2"), VAL, "main") == ""
-    assert comparability({}, lock("v2"), VAL, "main") == ""
+    assert comparability(VAL, "main", None, "main's model could not be read (PathMissingError: x)") == (
+        WARNING + " The gate compares the metrics as they are: main's model could not be read"
+        " (PathMissingError: x)."
+    )
 
 
 def test_report_puts_the_verdict_first_and_the_warning_under_it() -> None:
-    warning = comparability(lock("v1"), lock("v2"), VAL, "main")
+    warning = comparability(VAL, "main")
     text, passed = report(rmse(8.0, 7.9), {}, dvc_file({}), dvc_file({}), "none", "main", 1.0, warning)
     assert passed is True
     assert text.split("\n\n") == [
@@ -235,6 +250,31 @@ def test_report_puts_the_verdict_first_and_the_warning_under_it() -> None:
     text, passed = report(rmse(8.0, 9.0), {}, dvc_file({}), dvc_file({}), "none", "main", 1.0)
     assert passed is False
     assert text.split("\n\n")[1] == "## Metrics"
+
+
+def test_on_other_trips_the_gate_takes_the_base_model_on_the_prs_trips() -> None:
+    """main's metrics say 6.9 → 7.4 (worse); main's model on the PR's trips scores 7.66: better."""
+    same = on_same_trips(rmse(6.9, 7.4), 7.66)
+    text, passed = report(rmse(6.9, 7.4), {}, dvc_file({}), dvc_file({}), "none", "main", 1.0, "", "", same)
+    assert passed is True
+    assert text.splitlines()[0] == (
+        "✅ **Better**: validation RMSE 7.6600 → 7.4000 (-3.39%) against main's model on the PR's trips;"
+        " passes the gate (at most +1%)."
+    )
+    assert "| rmse | 6.9000 | 7.4000 |" in text  # the table keeps the metrics as DVC diffs them
+    _, passed = report(
+        rmse(6.9, 7.8),
+        {},
+        dvc_file({}),
+        dvc_file({}),
+        "none",
+        "main",
+        1.0,
+        "",
+        "",
+        on_same_trips(rmse(6.9, 7.8), 7.66),
+    )
+    assert passed is False
 
 
 def test_one_revision_keeps_its_rows_on_axes_shared_with_the_other() -> None:

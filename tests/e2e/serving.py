@@ -1,0 +1,69 @@
+"""`trip-duration serve` as its own process on a free port of 127.0.0.1, and requests to it."""
+
+import http.client
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from conftest import BIN, env
+
+from bench.services import free_port
+
+
+def request(port: int, method: str, path: str, body: Any = None) -> tuple[int, Any, dict[str, str]]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        payload = None if body is None else json.dumps(body).encode() if not isinstance(body, bytes) else body
+        connection.request(method, path, body=payload, headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        data = response.read()
+        headers = {key.lower(): value for key, value in response.getheaders()}
+        parsed = json.loads(data) if headers.get("content-type", "").startswith("application/json") else data
+        return response.status, parsed, headers
+    finally:
+        connection.close()
+
+
+class Server:
+    """`trip-duration serve` as its own process; stops with the test that started it."""
+
+    def __init__(self, *args: str, cwd: Path) -> None:
+        self.port = free_port()
+        command = [
+            str(BIN / "trip-duration"),
+            "serve",
+            *args,
+            "--port",
+            str(self.port),
+            "--poll-seconds",
+            "0.3",
+        ]
+        self.log = cwd / f"serve-{self.port}.log"
+        self.process = subprocess.Popen(
+            command, cwd=cwd, env=env(), stdout=self.log.open("w"), stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if request(self.port, "GET", "/health")[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise AssertionError(f"the service did not start:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def wait_ready(port: int) -> dict[str, Any]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status, body, _ = request(port, "GET", "/ready")
+        if status == 200:
+            return body
+        time.sleep(0.1)
+    raise AssertionError("the service never became ready")

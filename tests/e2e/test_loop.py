@@ -1,0 +1,339 @@
+"""Level 4, offline and end to end: months arrive, and the repository monitors, retrains, reviews,
+publishes and redeploys itself, with no human step, while a client calls the service throughout.
+
+One parent folder holds what GitHub, TLC and the serving host would: a bare `origin.git`, the DVC
+remote the project's .dvc/config names (`../../nyc-taxi-duration-dvc-remote`, so every clone in
+the folder finds it), a `tlc/` folder as TLC (TLC_MIRROR) where months appear one at a time, the
+served folder with `trip-duration serve` on 127.0.0.1, and a recording stand-in for `gh`
+(tests/github/gh), GitHub's API being the one thing not here. Every workflow run starts from a
+fresh clone of origin, as on a runner.
+
+The story: main trains on 2022-01 and validates on 2022-02 (v0.1.0, prod, deployed); the monitor
+alerts above +10% rmse. 2022-03 .. 2022-08 arrive. 2022-05's rmse rises 11% (alert): its retrain
+(train on 2022-04) beats main's model on 2022-05's trips, merges itself, becomes v0.2.0 in prod and
+is deployed. 2022-07 arrives with its durations halved (a meter fault): the alert fires, but the
+challenger trained on 2022-06 scores worse than prod on those trips, so the gate fails, its PR
+stays open and prod stays. The other months are recorded and change no model.
+"""
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from conftest import BIN, ROOT, env, make_project, mirror_dir, sh
+
+from bench.project import LOCAL_CONFIG
+from tests.e2e.serving import Server, request
+
+MONTHS = ["2022-03", "2022-04", "2022-05", "2022-06", "2022-07", "2022-08"]
+HALVED = "2022-07"  # durations halved: the alert fires and the retrain loses the gate
+WORKFLOWS = ROOT / ".github" / "workflows"
+TRIP = {"PULocationID": 74, "DOLocationID": 75, "trip_distance": 1.2}
+# The commands of pull-request.yml and main.yml that decide (issue: act runs the files themselves).
+PR_CHECKS = [
+    "bash .github/scripts/dvc-data.sh",
+    "trip-duration params check",
+    "dvc repro",
+    "git diff --exit-code dvc.lock reports/metrics.json",
+]
+REPORT = "trip-duration report --base origin/main --out report.md --images reports/pr-images"
+MAIN_STEPS = [*PR_CHECKS, "dvc push", "trip-duration publish --push"]
+
+
+def tlc_file(month: str) -> str:
+    return f"green_tripdata_{month}.parquet"
+
+
+def run_steps(workflow: str) -> list[str]:
+    """The `run:` scripts of a workflow file, in order."""
+    jobs = yaml.safe_load((WORKFLOWS / workflow).read_text())["jobs"].values()
+    return [step["run"] for job in jobs for step in job["steps"] if "run" in step]
+
+
+def halve_durations(source: Path, target: Path) -> None:
+    """A TLC month whose trips all took half as long: dropoff moved halfway back to pickup."""
+    table = pq.read_table(source)
+    pickup, dropoff = table["lpep_pickup_datetime"], table["lpep_dropoff_datetime"]
+    micros = pc.cast(pc.subtract(dropoff, pickup), pa.int64())
+    half = pc.cast(pc.divide(micros, 2), pa.duration(pickup.type.unit))
+    index = table.schema.get_field_index("lpep_dropoff_datetime")
+    pq.write_table(table.set_column(index, "lpep_dropoff_datetime", pc.add(pickup, half)), target)
+
+
+class Client(threading.Thread):
+    """Calls /predict without pause until stopped, counting answers by status and version."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(daemon=True)
+        self.port, self.stopped, self.failed, self.versions = port, threading.Event(), [], {}
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                status, _, headers = request(self.port, "POST", "/predict", TRIP)
+            except OSError as error:
+                self.failed.append(repr(error))
+                continue
+            if status != 200:
+                self.failed.append(status)
+            version = headers.get("x-model-version")
+            self.versions[version] = self.versions.get(version, 0) + 1
+
+
+@dataclasses.dataclass
+class World:
+    parent: Path
+    origin: Path
+    tlc: Path
+    served: Path
+    gh_state: Path
+    runs: int = 0
+    gates: dict[str, bool] = dataclasses.field(default_factory=dict)  # PR branch -> gate passed
+    # month -> (prod after the month, the version the service then answers with)
+    served_after: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
+    outputs: list[str] = dataclasses.field(default_factory=list)
+
+    def environment(self, **extra: str) -> dict[str, str]:
+        stand_in = ROOT / "tests" / "github"
+        return {
+            **env(),
+            "PATH": f"{stand_in}{os.pathsep}{BIN}{os.pathsep}{os.environ['PATH']}",
+            "TLC_MIRROR": str(self.tlc),
+            "GH_STANDIN": str(self.gh_state),
+            "GITHUB_OUTPUT": str(self.parent / "github-output"),
+            **extra,
+        }
+
+    def runner(self, ref: str = "main") -> Path:
+        """A fresh clone of origin at `ref`, as a runner checks it out (full history and tags)."""
+        self.runs += 1
+        clone = self.parent / f"run-{self.runs:02d}"
+        sh("git", "clone", "-q", "--branch", ref, str(self.origin), str(clone), cwd=self.parent)
+        (clone / ".dvc" / "config.local").write_text(LOCAL_CONFIG)
+        return clone
+
+    def bash(self, script: str, cwd: Path, check: bool = True, **extra: str) -> subprocess.CompletedProcess:
+        done = subprocess.run(
+            ["bash", "-eo", "pipefail", "-c", script],
+            cwd=cwd,
+            env=self.environment(**extra),
+            capture_output=True,
+            text=True,
+        )
+        self.outputs.append(f"$ {script}\n{done.stdout}{done.stderr}")
+        if check and done.returncode != 0:
+            failed = f"{script} failed ({done.returncode}) in {cwd}"
+            raise AssertionError(f"{failed}:\n{done.stdout}\n{done.stderr}")
+        return done
+
+    def pulls(self) -> list[dict[str, Any]]:
+        return json.loads(self.gh_state.read_text())["pulls"] if self.gh_state.is_file() else []
+
+    def prod(self) -> str:
+        clone = self.parent / "prod-view"
+        if not clone.exists():
+            sh("git", "clone", "-q", str(self.origin), str(clone), cwd=self.parent)
+        sh("git", "fetch", "-q", "--tags", "--force", "origin", cwd=clone)
+        return sh("gto", "show", "trip-duration#prod", "--version", cwd=clone).stdout.strip()
+
+    def schedule(self) -> None:
+        """retrain.yml's run steps, in order, on a fresh clone of main."""
+        clone = self.runner()
+        for script in run_steps("retrain.yml"):
+            self.bash(script, clone)
+
+    def pull_request_checks(self, branch: str) -> bool:
+        """pull-request.yml's deciding commands on the PR's head; whether the RMSE gate passes."""
+        clone = self.runner(branch)
+        for script in PR_CHECKS:
+            self.bash(script, clone)
+        code = self.bash(REPORT, clone, check=False).returncode
+        assert code in (0, 1), self.outputs[-1]
+        return code == 0
+
+    def merge(self, pull: dict[str, Any]) -> None:
+        """GitHub's squash merge of a PR whose auto-merge was requested, once its checks passed."""
+        clone = self.runner()
+        sh("git", "merge", "-q", "--squash", f"origin/{pull['head']}", cwd=clone)
+        sh("git", "commit", "-qm", f"{pull['title']} (#{pull['number']})", cwd=clone)
+        sh("git", "push", "-q", "origin", "main", cwd=clone)
+        state = json.loads(self.gh_state.read_text())
+        next(p for p in state["pulls"] if p["number"] == pull["number"])["state"] = "merged"
+        self.gh_state.write_text(json.dumps(state, indent=2))
+
+    def main_workflow(self) -> None:
+        """main.yml's deciding commands after a push to main: reproduce as committed, then publish."""
+        clone = self.runner()
+        sh("git", "config", "user.name", "github-actions[bot]", cwd=clone)
+        sh("git", "config", "user.email", "bot@example.com", cwd=clone)
+        for script in MAIN_STEPS:
+            self.bash(script, clone)
+
+    def deploy_workflow(self) -> None:
+        """deploy.yml's run steps, on a prod assignment."""
+        clone = self.runner()
+        for script in run_steps("deploy.yml"):
+            self.bash(script, clone, SERVE_DIR=str(self.served), DVC_REMOTE_URL="")
+
+
+def tags(repo: Path) -> set[str]:
+    refs = sh("git", "ls-remote", "--tags", "--refs", str(repo), cwd=repo.parent).stdout.split()[1::2]
+    return {ref.removeprefix("refs/tags/") for ref in refs}
+
+
+def wait_for_version(port: int, version: str) -> str:
+    deadline = time.monotonic() + 30
+    served = None
+    while time.monotonic() < deadline:
+        served = (request(port, "GET", "/model")[1].get("serving") or {}).get("version")
+        if served == version:
+            break
+        time.sleep(0.2)
+    return served
+
+
+def start_world(parent: Path) -> World:
+    """main trained on 2022-01, validated on 2022-02, published as v0.1.0 in prod and deployed."""
+    world = World(parent, parent / "origin.git", parent / "tlc", parent / "served", parent / "gh.json")
+    world.tlc.mkdir()
+    for month in ("2022-01", "2022-02"):
+        (world.tlc / tlc_file(month)).symlink_to(mirror_dir() / tlc_file(month))
+    dev = make_project(parent / "dev", ["2022-01", "2022-02"])
+    shutil.copytree(ROOT / ".github", dev / ".github")  # the workflows the runs below follow
+    shutil.copy2(ROOT / ".dvc" / "config", dev / ".dvc" / "config")  # the relative remote beside origin
+    params = yaml.safe_load((dev / "params.yaml").read_text())
+    params["data"].update(train_months=["2022-01"], val_months=["2022-02"])
+    params["monitor"]["max_rmse_increase_pct"] = 10.0
+    (dev / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    world.bash("trip-duration params sync && trip-duration params compose", dev)
+    world.bash("trip-duration fetch 2022-01 2022-02 && dvc add -q data && dvc repro", dev)
+    sh("git", "add", "-A", cwd=dev)
+    sh("git", "commit", "-qm", "baseline: train on 2022-01, validate on 2022-02", cwd=dev)
+    sh("git", "init", "-q", "--bare", "--initial-branch=main", str(world.origin), cwd=parent)
+    sh("git", "remote", "add", "origin", str(world.origin), cwd=dev)
+    sh("git", "push", "-q", "origin", "main", cwd=dev)
+    world.main_workflow()
+    world.deploy_workflow()
+    return world
+
+
+@dataclasses.dataclass
+class Story:
+    world: World
+    client: Client
+    records: dict[str, dict[str, Any]]
+    log: list[str]
+    before_again: tuple
+    after_again: tuple
+
+
+def snapshot(world: World) -> tuple:
+    """What a run may change: origin's refs, the pull requests, prod, the served manifest."""
+    refs = sh("git", "ls-remote", str(world.origin), cwd=world.parent).stdout
+    manifest = (world.served / "manifest.json").read_text()
+    return refs, json.dumps(world.pulls(), sort_keys=True), world.prod(), manifest
+
+
+@pytest.fixture(scope="module")
+def story(tmp_path_factory: pytest.TempPathFactory) -> Story:
+    world = start_world(tmp_path_factory.mktemp("loop"))
+    server = Server("--model-dir", str(world.served), cwd=world.parent)
+    client = Client(server.port)
+    assert wait_for_version(server.port, "v0.1.0") == "v0.1.0"
+    client.start()
+    try:
+        for month in MONTHS:
+            source, target = mirror_dir() / tlc_file(month), world.tlc / tlc_file(month)
+            halve_durations(source, target) if month == HALVED else target.symlink_to(source)
+            world.schedule()
+            world.main_workflow()  # the month's data commit reached main
+            pull = next((p for p in world.pulls() if p["head"] == f"retrain/{month}"), None)
+            if pull is not None:
+                world.gates[pull["head"]] = passed = world.pull_request_checks(pull["head"])
+                if passed and pull["auto_merge"] == "squash":
+                    prod_before = world.prod()
+                    world.merge(pull)
+                    world.main_workflow()
+                    if world.prod() != prod_before:
+                        world.deploy_workflow()
+            prod = world.prod()
+            world.served_after[month] = (prod, wait_for_version(server.port, prod))
+        before = snapshot(world)
+        world.schedule()  # the same month again
+        after = snapshot(world)
+    finally:
+        client.stopped.set()
+        client.join(timeout=30)
+        server.stop()
+    final = world.runner()
+    records = {m: json.loads((final / "monitoring" / f"{m}.json").read_text()) for m in MONTHS}
+    log = sh("git", "log", "--format=%s", "--reverse", cwd=final).stdout.splitlines()
+    return Story(world, client, records, log, before, after)
+
+
+def test_every_month_has_its_monitoring_record_on_main(story: Story) -> None:
+    assert all(story.records[month]["month"] == month for month in MONTHS)
+    assert {record["model"]["version"] for record in story.records.values()} == {"v0.1.0", "v0.2.0"}
+
+
+def test_a_retrain_pull_request_exists_exactly_for_the_alerting_months(story: Story) -> None:
+    alerting = [month for month, record in story.records.items() if record["alert"]]
+    assert alerting == ["2022-05", HALVED]
+    assert [pull["head"] for pull in story.world.pulls()] == [f"retrain/{month}" for month in alerting]
+    assert all(record["decision"]["retrain"] is record["alert"] for record in story.records.values())
+    assert story.records["2022-05"]["decision"]["why"].startswith("alert: max_rmse_increase_pct 11.04 > 10.0")
+
+
+def test_only_a_challenger_that_passes_the_gate_is_merged_and_promoted(story: Story) -> None:
+    assert story.world.gates == {"retrain/2022-05": True, f"retrain/{HALVED}": False}
+    pulls = {pull["head"]: pull for pull in story.world.pulls()}
+    assert pulls["retrain/2022-05"]["state"] == "merged"
+    assert pulls[f"retrain/{HALVED}"]["state"] == "open"
+    assert "gate: fails" in pulls[f"retrain/{HALVED}"]["body"]
+    prods = [story.world.served_after[month][0] for month in MONTHS]
+    assert prods == ["v0.1.0", "v0.1.0", "v0.2.0", "v0.2.0", "v0.2.0", "v0.2.0"]
+    assert tags(story.world.origin) >= {"trip-duration@v0.1.0", "trip-duration@v0.2.0"}
+    assert not [tag for tag in tags(story.world.origin) if tag.startswith("trip-duration@v0.3")]
+
+
+def test_the_service_follows_prod_with_no_failed_request(story: Story) -> None:
+    assert all(prod == served for prod, served in story.world.served_after.values())
+    assert story.client.failed == []
+    assert set(story.client.versions) == {"v0.1.0", "v0.2.0"}
+
+
+def test_a_second_run_of_the_same_month_changes_nothing(story: Story) -> None:
+    assert story.after_again == story.before_again
+
+
+def test_mains_log_reads_as_the_story_of_the_loop(story: Story) -> None:
+    assert story.log[:2] == ["project", "baseline: train on 2022-01, validate on 2022-02"]
+    story_lines = [line.split(" monitored on ")[0] + " ALERT" * ("ALERT" in line) for line in story.log[2:]]
+    assert story_lines == [
+        "data: 2022-03",
+        "data: 2022-04",
+        "data: 2022-05 ALERT",
+        "Retrain: train on 2022-04, validate on 2022-05 (#1)",
+        "data: 2022-06",
+        f"data: {HALVED} ALERT",
+        "data: 2022-08",
+    ]
+
+
+def test_the_readme_prints_the_loops_commands_as_the_workflow_runs_them() -> None:
+    """The README's commands of the loop are retrain.yml's, which the story above runs."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## The closed loop")[1].split("```bash\n")[1].split("```")[0]
+    printed = [line.split("  #")[0].strip() for line in block.splitlines() if line.strip()]
+    assert printed == [script for script in run_steps("retrain.yml") if script.startswith("trip-duration")]
