@@ -236,6 +236,7 @@ class Story:
     log: list[str]
     before_again: tuple
     after_again: tuple
+    broken: tuple[str, tuple]  # the failed run's error, and what it left
 
 
 def snapshot(world: World) -> tuple:
@@ -272,6 +273,12 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Story:
         before = snapshot(world)
         world.schedule()  # the same month again
         after = snapshot(world)
+        # A month that arrives broken (cut short in transfer): the run fails on it and changes nothing.
+        cut = (mirror_dir() / tlc_file("2022-09")).read_bytes()[:5000]
+        (world.tlc / tlc_file("2022-09")).write_bytes(cut)
+        with pytest.raises(AssertionError) as failed:
+            world.schedule()
+        broken = (str(failed.value), snapshot(world))
     finally:
         client.stopped.set()
         client.join(timeout=30)
@@ -279,7 +286,7 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Story:
     final = world.runner()
     records = {m: json.loads((final / "monitoring" / f"{m}.json").read_text()) for m in MONTHS}
     log = sh("git", "log", "--format=%s", "--reverse", cwd=final).stdout.splitlines()
-    return Story(world, client, records, log, before, after)
+    return Story(world, client, records, log, before, after, broken)
 
 
 def test_every_month_has_its_monitoring_record_on_main(story: Story) -> None:
@@ -315,6 +322,13 @@ def test_the_service_follows_prod_with_no_failed_request(story: Story) -> None:
 
 def test_a_second_run_of_the_same_month_changes_nothing(story: Story) -> None:
     assert story.after_again == story.before_again
+
+
+def test_a_failing_run_leaves_main_the_registry_and_the_service_as_they_were(story: Story) -> None:
+    error, left = story.broken
+    assert "trip-duration retrain check failed" in error
+    assert "error: data/green_tripdata_2022-09.parquet: " in error
+    assert left == story.after_again
 
 
 def test_mains_log_reads_as_the_story_of_the_loop(story: Story) -> None:
