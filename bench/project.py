@@ -18,6 +18,7 @@ PROJECT_FILES = (
     "conf",
     "stages",
     "trip_duration",
+    "trip_duration_ops",
     "monitoring",
     "dvc.yaml",
     "params.yaml",

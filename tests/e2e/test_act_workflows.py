@@ -1,0 +1,104 @@
+"""The workflow files themselves, run by act on pull requests of a throwaway copy of the project.
+
+main holds the course's model; the copy has a bare origin and a DVC remote with main's outputs.
+Two pull requests: one that changes only how many points the plots sample (RMSE unchanged: the gate
+passes) and one that swaps in ridge with alpha 2.0 (RMSE +1.82%: the gate fails).
+"""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import ROOT, make_project, sh
+
+from tests.e2e.act import STAND_INS, act
+
+WORKFLOWS = ROOT / ".github" / "workflows"
+
+
+@pytest.fixture(scope="module")
+def main(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project on main, reproduced, pushed to a bare origin and its outputs to the DVC remote."""
+    parent = tmp_path_factory.mktemp("act")
+    project = make_project(parent / "project", ["2021-01", "2021-02"])
+    shutil.copytree(ROOT / ".github", project / ".github")
+    sh("trip-duration", "fetch", "2021-01", "2021-02", cwd=project)
+    sh("dvc", "add", "-q", "data", cwd=project)
+    sh("dvc", "repro", cwd=project)
+    sh("git", "add", "-A", cwd=project)
+    sh("git", "commit", "-qm", "baseline", cwd=project)
+    sh("git", "init", "-q", "--bare", "--initial-branch=main", str(parent / "origin.git"), cwd=parent)
+    sh("git", "remote", "add", "origin", str(parent / "origin.git"), cwd=project)
+    sh("git", "push", "-q", "origin", "main", cwd=project)
+    sh("dvc", "push", "-q", cwd=project)
+    return project
+
+
+def pull_request(main: Path, branch: str, number: int, section: str, values: dict) -> tuple[Path, Path]:
+    """A copy of main on `branch` with one params section changed, reproduced, committed and pushed;
+    the pull_request event's payload beside it."""
+    project = main.parent / branch
+    shutil.copytree(main, project, symlinks=True)
+    sh("git", "checkout", "-qb", branch, cwd=project)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params[section] = values if section == "model" else {**params[section], **values}
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    sh("trip-duration", "params", "sync", cwd=project)
+    sh("trip-duration", "params", "compose", cwd=project)
+    sh("dvc", "repro", cwd=project)
+    sh("git", "add", "-A", cwd=project)
+    sh("git", "commit", "-qm", f"{section}: {values}", cwd=project)
+    sh("git", "push", "-q", "origin", branch, cwd=project)
+    head = sh("git", "rev-parse", "HEAD", cwd=project).stdout.strip()
+    event = {"number": number, "pull_request": {"number": number, "head": {"ref": branch, "sha": head},
+             "base": {"ref": "main"}}}  # fmt: skip
+    payload = main.parent / f"{branch}-event.json"
+    payload.write_text(json.dumps(event))
+    return project, payload
+
+
+def test_every_action_the_workflows_use_has_a_stand_in_with_its_inputs() -> None:
+    files = [*WORKFLOWS.glob("*.yml"), ROOT / ".github" / "actions" / "setup" / "action.yml"]
+    used: dict[str, set[str]] = {}
+    for path in files:
+        document = yaml.safe_load(path.read_text())
+        steps = [s for job in document.get("jobs", {}).values() for s in job.get("steps", [])]
+        steps += document.get("runs", {}).get("steps", [])
+        for step in steps:
+            action = str(step.get("uses", ""))
+            if action and not action.startswith(("./", "actions/checkout@")):
+                used.setdefault(action, set()).update(step.get("with", {}))
+    assert set(used) == set(STAND_INS)
+    for action, inputs in used.items():
+        declared = yaml.safe_load((STAND_INS[action] / "action.yml").read_text())["inputs"]
+        assert inputs <= set(declared), (action, inputs - set(declared))
+
+
+def test_a_pull_request_that_keeps_the_rmse_runs_to_the_end_with_its_report(main: Path) -> None:
+    project, payload = pull_request(main, "plots", 7, "evaluate", {"plot_points": 1000})
+    artifacts = main.parent / "plots-artifacts"
+    done = act(project, "pull_request", "pull-request.yml", payload, artifacts)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "🏁  Job succeeded" in done.stdout
+    report = (artifacts / "pr-report" / "report.md").read_text()
+    assert report.startswith("✅ **Unchanged**: validation RMSE 7.7587, as on origin/main; passes the gate")
+    assert "| evaluate.plot_points | `2000` | `1000` |" in report
+    assert (artifacts / "pr-report" / "pr-number").read_text().strip() == "7"
+    images = sorted(path.name for path in (artifacts / "pr-report" / "reports" / "pr-images").iterdir())
+    assert "reports-plots-predicted_vs_actual-pr.png" in images
+
+
+def test_a_failing_gate_fails_the_job_after_the_report_is_uploaded(main: Path) -> None:
+    ridge = {"name": "ridge", "estimator": "sklearn.linear_model.Ridge", "alpha": 2.0}
+    project, payload = pull_request(main, "ridge", 8, "model", ridge)
+    artifacts = main.parent / "ridge-artifacts"
+    done = act(project, "pull_request", "pull-request.yml", payload, artifacts)
+    assert done.returncode != 0
+    assert "::error::validation RMSE fails the gate: see the report" in done.stdout
+    assert "🏁  Job failed" in done.stdout
+    uploaded = done.stdout.index("Success - Main actions/upload-artifact@")
+    assert uploaded < done.stdout.index("Failure - Main RMSE gate and dvc.lock")
+    report = (artifacts / "pr-report" / "report.md").read_text()
+    assert report.startswith("❌ **Worse**: validation RMSE 7.7587 → 7.8998 (+1.82%) against origin/main;")
