@@ -2,8 +2,9 @@
 
 `act <event> -W .github/workflows/<file> -e <event.json> -P ubuntu-24.04=-self-hosted` runs the
 `run:` steps on the host and evaluates `if:`, `env` and `${{ }}` as GitHub does; `actions/checkout`
-of the local repository is act's own. Every other action is replaced by a local stand-in, listed
-here and only here, each declaring the inputs of the real action that the workflows pass:
+of the local repository is act's own, except with a `ref` or a `path`, where it fetches the real
+one: so every third-party action, checkout included, is replaced by a local stand-in, listed here
+and only here, each declaring the inputs of the real action that the workflows pass.
 """
 
 import os
@@ -15,11 +16,13 @@ from conftest import ROOT, env
 
 ACTIONS = ROOT / "tests" / "actions"
 STAND_INS = {  # the pinned action as the workflows name it -> its stand-in's folder
+    "actions/checkout@8e8c483db84b4bee98b60c0593521ed34d9990e8": ACTIONS / "checkout",
     "actions/setup-python@a309ff8b426b58ec0e2a45f0f869d46889d02405": ACTIONS / "setup-python",
     "actions/upload-artifact@b7c566a772e6b6bfb58ed0dc250532a479d7789f": ACTIONS / "upload-artifact",
     "actions/download-artifact@37930b1c2abaa49bbe596cd826c3c89aef350131": ACTIONS / "download-artifact",
 }
 ACT = Path(sys.executable).parent / "act"
+GITHUB = ROOT / "tests" / "github"  # recording stand-ins for `gh` and CML's `npx`: GitHub's API
 
 
 def act(
@@ -30,13 +33,14 @@ def act(
     command += ["-P", "ubuntu-24.04=-self-hosted"]
     for action, folder in STAND_INS.items():
         command += ["--local-repository", f"{action}={folder}"]
-    variables = {"STANDIN_PYTHON": sys.executable, "STANDIN_ARTIFACTS": str(artifacts), **extra}
+    variables = {"STANDIN_PYTHON": sys.executable, "STANDIN_ARTIFACTS": str(artifacts)}
+    variables |= {"STANDIN_REPOSITORY": str(project), **extra}
     for name, value in variables.items():
         command += ["--env", f"{name}={value}"]
     # The project's own code, installed by its workflow into a venv of its own: not this checkout's.
     environment = {key: value for key, value in env().items() if key != "PYTHONPATH"}
     environment["XDG_CACHE_HOME"] = str(artifacts.parent / "act-cache")  # act's copies of the repository
-    environment["PATH"] = os.pathsep.join([str(ACT.parent), environment["PATH"]])
+    environment["PATH"] = os.pathsep.join([str(GITHUB), str(ACT.parent), environment["PATH"]])
     return subprocess.run(
         command, cwd=project, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )

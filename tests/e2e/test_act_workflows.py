@@ -7,6 +7,7 @@ passes) and one that swaps in ridge with alpha 2.0 (RMSE +1.82%: the gate fails)
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -68,7 +69,7 @@ def test_every_action_the_workflows_use_has_a_stand_in_with_its_inputs() -> None
         steps += document.get("runs", {}).get("steps", [])
         for step in steps:
             action = str(step.get("uses", ""))
-            if action and not action.startswith(("./", "actions/checkout@")):
+            if action and not action.startswith("./"):
                 used.setdefault(action, set()).update(step.get("with", {}))
     assert set(used) == set(STAND_INS)
     for action, inputs in used.items():
@@ -76,10 +77,18 @@ def test_every_action_the_workflows_use_has_a_stand_in_with_its_inputs() -> None
         assert inputs <= set(declared), (action, inputs - set(declared))
 
 
-def test_a_pull_request_that_keeps_the_rmse_runs_to_the_end_with_its_report(main: Path) -> None:
+@pytest.fixture(scope="module")
+def plots(main: Path) -> tuple[Path, Path, str, subprocess.CompletedProcess]:
+    """PR #7, fewer plot points, run through pull-request.yml: (project, artifacts, head, act's run)."""
     project, payload = pull_request(main, "plots", 7, "evaluate", {"plot_points": 1000})
     artifacts = main.parent / "plots-artifacts"
     done = act(project, "pull_request", "pull-request.yml", payload, artifacts)
+    head = sh("git", "rev-parse", "HEAD", cwd=project).stdout.strip()
+    return project, artifacts, head, done
+
+
+def test_a_pull_request_that_keeps_the_rmse_runs_to_the_end_with_its_report(plots: tuple) -> None:
+    _, artifacts, _, done = plots
     assert done.returncode == 0, done.stdout[-3000:]
     assert "🏁  Job succeeded" in done.stdout
     report = (artifacts / "pr-report" / "report.md").read_text()
@@ -88,6 +97,41 @@ def test_a_pull_request_that_keeps_the_rmse_runs_to_the_end_with_its_report(main
     assert (artifacts / "pr-report" / "pr-number").read_text().strip() == "7"
     images = sorted(path.name for path in (artifacts / "pr-report" / "reports" / "pr-images").iterdir())
     assert "reports-plots-predicted_vs_actual-pr.png" in images
+
+
+def comment_run(plots: tuple, head_sha: str, state: Path) -> subprocess.CompletedProcess:
+    """pr-comment.yml on the workflow_run event of the plots PR's pull-request run."""
+    project, artifacts, _, _ = plots
+    run = {"event": "pull_request", "conclusion": "success", "head_sha": head_sha, "head_branch": "plots",
+           "head_repository": {"full_name": "standin/nyc-taxi-duration"}, "id": 1,
+           "html_url": "https://github.com/standin/nyc-taxi-duration/actions/runs/1"}  # fmt: skip
+    repository = {"default_branch": "main", "private": False, "full_name": "standin/nyc-taxi-duration"}
+    payload = state.with_suffix(".event.json")
+    payload.write_text(json.dumps({"workflow_run": run, "repository": repository}))
+    return act(project, "workflow_run", "pr-comment.yml", payload, artifacts, GH_STANDIN=str(state))
+
+
+def test_the_comment_is_posted_once_then_updated_and_never_on_a_stale_head(plots: tuple) -> None:
+    head = plots[2]
+    state = plots[1].parent / "github.json"
+    pull = {"number": 7, "head": "plots", "head_sha": head, "base": "main", "state": "open"}
+    state.write_text(json.dumps({"pulls": [pull]}))
+    for _ in range(2):
+        done = comment_run(plots, head, state)
+        assert done.returncode == 0, done.stdout[-3000:]
+    [comment] = json.loads(state.read_text())["comments"]
+    assert (comment["target"], comment["watermark"], comment["updates"]) == (
+        "pr/7",
+        "trip-duration report",
+        1,
+    )
+    assert comment["body"].startswith("✅ **Unchanged**: validation RMSE 7.7587")
+    assert "](https://asset.cml.dev/" in comment["body"] and "](reports/pr-images/" not in comment["body"]
+    # A run of an older head: its PR has moved on, so that run's report is not posted.
+    stale = comment_run(plots, "0" * 40, state)
+    assert stale.returncode == 0, stale.stdout[-3000:]
+    assert f"#7 is at {head} now, not {'0' * 40}: its newer run will post" in stale.stdout
+    assert json.loads(state.read_text())["comments"] == [comment]
 
 
 def test_a_failing_gate_fails_the_job_after_the_report_is_uploaded(main: Path) -> None:
