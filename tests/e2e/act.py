@@ -26,16 +26,25 @@ GITHUB = ROOT / "tests" / "github"  # recording stand-ins for `gh` and CML's `np
 
 
 def act(
-    project: Path, event: str, workflow: str, payload: Path, artifacts: Path, **extra: str
+    project: Path,
+    event: str,
+    workflow: str,
+    payload: Path,
+    artifacts: Path,
+    variables: dict[str, str] | None = None,
+    **extra: str,
 ) -> subprocess.CompletedProcess:
-    """Run one workflow file of `project` for `event` with act; its whole log in stdout."""
+    """Run one workflow file of `project` for `event` with act; its whole log in stdout. `variables`
+    are the repository's `vars`, `extra` more environment for the steps."""
     command = [str(ACT), event, "-W", f".github/workflows/{workflow}", "-e", str(payload)]
-    command += ["-P", "ubuntu-24.04=-self-hosted"]
+    for label in ("ubuntu-24.04", "self-hosted", "serving"):  # every job runs here, on the host
+        command += ["-P", f"{label}=-self-hosted"]
+    for name, value in (variables or {}).items():
+        command += ["--var", f"{name}={value}"]
     for action, folder in STAND_INS.items():
         command += ["--local-repository", f"{action}={folder}"]
-    variables = {"STANDIN_PYTHON": sys.executable, "STANDIN_ARTIFACTS": str(artifacts)}
-    variables |= {"STANDIN_REPOSITORY": str(project), **extra}
-    for name, value in variables.items():
+    stand_in = {"STANDIN_PYTHON": sys.executable, "STANDIN_ARTIFACTS": str(artifacts)}
+    for name, value in {**stand_in, "STANDIN_REPOSITORY": str(project), **extra}.items():
         command += ["--env", f"{name}={value}"]
     # The project's own code, installed by its workflow into a venv of its own: not this checkout's.
     environment = {key: value for key, value in env().items() if key != "PYTHONPATH"}

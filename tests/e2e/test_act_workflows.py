@@ -1,8 +1,10 @@
-"""The workflow files themselves, run by act on pull requests of a throwaway copy of the project.
+"""The workflow files themselves, run by act (tests/e2e/act.py) on a throwaway copy of the project.
 
-main holds the course's model; the copy has a bare origin and a DVC remote with main's outputs.
-Two pull requests: one that changes only how many points the plots sample (RMSE unchanged: the gate
-passes) and one that swaps in ridge with alpha 2.0 (RMSE +1.82%: the gate fails).
+main holds the course's model; the copy has a bare origin and a DVC remote with main's outputs;
+GitHub's API is the recording stand-in of tests/github. pull-request.yml on two pull requests: one
+that changes only how many points the plots sample (RMSE unchanged: the gate passes) and one that
+swaps in ridge with alpha 2.0 (RMSE +1.82%: the gate fails); pr-comment.yml on the first's
+workflow_run; main.yml on a push of main (publish, release), then deploy.yml on the prod tag.
 """
 
 import json
@@ -146,3 +148,38 @@ def test_a_failing_gate_fails_the_job_after_the_report_is_uploaded(main: Path) -
     assert uploaded < done.stdout.index("Failure - Main RMSE gate and dvc.lock")
     report = (artifacts / "pr-report" / "report.md").read_text()
     assert report.startswith("❌ **Worse**: validation RMSE 7.7587 → 7.8998 (+1.82%) against origin/main;")
+
+
+def push_run(
+    project: Path, ref: str, workflow: str, state: Path, **variables: str
+) -> subprocess.CompletedProcess:
+    """`workflow` on a push of `ref` (a branch or a tag) of `project`."""
+    head = sh("git", "rev-parse", "HEAD", cwd=project).stdout.strip()
+    payload = state.with_suffix(f".{workflow}.json")
+    payload.write_text(json.dumps({"ref": ref, "after": head, "repository": {"default_branch": "main"}}))
+    artifacts = project.parent / f"{workflow}-artifacts"
+    return act(project, "push", workflow, payload, artifacts, variables, GH_STANDIN=str(state))
+
+
+def test_main_publishes_and_releases_once_and_deploy_serves_the_prod_model(main: Path) -> None:
+    state = main.parent / "main-github.json"
+    origin = main.parent / "origin.git"
+    for _ in range(2):  # a second run on the same commit registers, assigns and releases nothing
+        done = push_run(main, "refs/heads/main", "main.yml", state)
+        assert done.returncode == 0, done.stdout[-3000:]
+    tags = sh("git", "ls-remote", "--tags", "--refs", str(origin), cwd=main).stdout.split()[1::2]
+    assert sorted(tags) == ["refs/tags/trip-duration#prod#1", "refs/tags/trip-duration@v0.1.0"]
+    [release] = json.loads(state.read_text())["releases"]
+    assert release["tag"] == "trip-duration@v0.1.0"
+    card = "# trip-duration v0.1.0\n\n- tag: `trip-duration@v0.1.0` (first version)"
+    assert release["notes"].startswith(card)
+    assert "release: trip-duration@v0.1.0 exists already" in done.stdout
+    # deploy.yml on the prod assignment tag, from a clone that has the tags
+    clone = main.parent / "deploy-clone"
+    sh("git", "clone", "-q", str(origin), str(clone), cwd=main.parent)
+    shutil.copy2(main / ".dvc" / "config", clone / ".dvc" / "config")
+    served = main.parent / "served"
+    deployed = push_run(clone, "refs/tags/trip-duration#prod#1", "deploy.yml", state, SERVE_DIR=str(served))
+    assert deployed.returncode == 0, deployed.stdout[-3000:]
+    manifest = json.loads((served / "manifest.json").read_text())
+    assert (manifest["version"], manifest["stage"]) == ("v0.1.0", "prod")
