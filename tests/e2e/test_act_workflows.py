@@ -183,3 +183,30 @@ def test_main_publishes_and_releases_once_and_deploy_serves_the_prod_model(main:
     assert deployed.returncode == 0, deployed.stdout[-3000:]
     manifest = json.loads((served / "manifest.json").read_text())
     assert (manifest["version"], manifest["stage"]) == ("v0.1.0", "prod")
+
+
+def test_the_monthly_loop_records_the_new_months_on_main(main: Path) -> None:
+    """retrain.yml on its schedule, after main.yml put v0.1.0 in prod (the test above): TLC has three
+    months after 2021-02, none alerts, so each is recorded on main and no pull request is opened."""
+    origin = main.parent / "origin.git"
+    assert "trip-duration#prod#1" in sh("git", "ls-remote", "--tags", str(origin), cwd=main).stdout
+    runner = main.parent / "retrain-clone"
+    sh("git", "clone", "-q", str(origin), str(runner), cwd=main.parent)
+    shutil.copy2(main / ".dvc" / "config", runner / ".dvc" / "config")
+    state = main.parent / "retrain-github.json"
+    payload = state.with_suffix(".event.json")
+    payload.write_text(json.dumps({"schedule": "17 6 3 * *", "repository": {"default_branch": "main"}}))
+    done = act(
+        runner, "schedule", "retrain.yml", payload, main.parent / "retrain-artifacts", GH_STANDIN=str(state)
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "retrain: the newest month, 2021-05, decided no retrain (no alert)" in done.stdout
+    log = sh("git", "log", "--format=%s", "-1", "main", cwd=origin).stdout.strip()
+    assert log == (
+        "data: 2021-03 2021-04 2021-05 monitored on prod v0.1.0 (2021-03 ok, 2021-04 ok, 2021-05 ok)"
+    )
+    assert not state.exists()  # no pull request: gh was never called
+    reports = sorted(
+        path.name for path in (main.parent / "retrain-artifacts" / "monitoring-reports").rglob("*.html")
+    )
+    assert reports == ["2021-03.html", "2021-04.html", "2021-05.html"]

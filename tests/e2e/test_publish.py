@@ -304,10 +304,17 @@ def test_release_creates_one_release_per_version_at_head_once(
     (stub / "gh").chmod(0o755)
     monkeypatch.setenv("PATH", f"{stub}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("GH_STUB_DIR", str(tmp_path))
+    # HEAD is the month added after lasso: no version there, nothing to release.
+    assert sh("git", "tag", "--points-at", "HEAD", cwd=loop.project).stdout == ""
+    nothing = sh("trip-duration", "release", cwd=loop.project).stdout
+    assert nothing == f"release: no {ARTIFACT} version at HEAD; nothing to release\n"
+    assert not (tmp_path / "calls.jsonl").exists()
+    # At lasso's merge, with the card its publish wrote: v0.1.2, registered, not promoted.
+    sh("git", "checkout", "-q", f"{ARTIFACT}@v0.1.2", cwd=loop.project)
+    (loop.project / CARD).write_text(loop.steps["lasso"].card)
     at_head = sh("git", "tag", "--points-at", "HEAD", cwd=loop.project).stdout.split()
-    assert at_head == [f"{ARTIFACT}@v0.1.2"]  # lasso's merge: registered, not promoted
-    tag, card = at_head[0], (loop.project / CARD).read_text()
-    assert card == loop.steps["lasso"].card
+    assert at_head == [f"{ARTIFACT}@v0.1.2"]
+    tag, card = at_head[0], loop.steps["lasso"].card
 
     first = sh("trip-duration", "release", cwd=loop.project)
     assert first.stdout == f"release: {tag} created\n"
