@@ -5,14 +5,22 @@
 of the local repository is act's own, except with a `ref` or a `path`, where it fetches the real
 one: so every third-party action, checkout included, is replaced by a local stand-in, listed here
 and only here, each declaring the inputs of the real action that the workflows pass.
+
+From the repository's root, one workflow of the working tree on one event:
+
+    python -m tests.e2e.act pull_request pull-request.yml event.json [--artifacts DIR] [--var N=V]
+
+(`event.json` is the event's payload, as GitHub would send it; GitHub's API answers through the
+recording stand-ins of tests/github, which keep what they were asked in $GH_STANDIN.)
 """
 
+import argparse
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ROOT, env
+ROOT = Path(__file__).resolve().parents[2]
 
 ACTIONS = ROOT / "tests" / "actions"
 STAND_INS = {  # the pinned action as the workflows name it -> its stand-in's folder
@@ -47,9 +55,32 @@ def act(
     for name, value in {**stand_in, "STANDIN_REPOSITORY": str(project), **extra}.items():
         command += ["--env", f"{name}={value}"]
     # The project's own code, installed by its workflow into a venv of its own: not this checkout's.
-    environment = {key: value for key, value in env().items() if key != "PYTHONPATH"}
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    environment.setdefault("TLC_MIRROR", str(ROOT.parent / "shared" / "data" / "nyc-tlc"))
     environment["XDG_CACHE_HOME"] = str(artifacts.parent / "act-cache")  # act's copies of the repository
     environment["PATH"] = os.pathsep.join([str(GITHUB), str(ACT.parent), environment["PATH"]])
     return subprocess.run(
         command, cwd=project, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m tests.e2e.act", description="Run one workflow with act.")
+    parser.add_argument("event", help="e.g. pull_request, push, schedule, workflow_run")
+    parser.add_argument("workflow", help="a file of .github/workflows, e.g. pull-request.yml")
+    parser.add_argument("payload", type=Path, help="the event's JSON payload")
+    parser.add_argument("--artifacts", type=Path, default=Path("act-artifacts"), help="uploaded artifacts")
+    parser.add_argument(
+        "--var", action="append", default=[], metavar="NAME=VALUE", help="a repository variable"
+    )
+    args = parser.parse_args(argv)
+    variables = dict(item.split("=", 1) for item in args.var)
+    done = act(
+        Path.cwd(), args.event, args.workflow, args.payload.resolve(), args.artifacts.resolve(), variables
+    )
+    print(done.stdout, end="")
+    sys.exit(done.returncode)
+
+
+if __name__ == "__main__":
+    main()

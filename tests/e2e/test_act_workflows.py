@@ -8,8 +8,10 @@ workflow_run; main.yml on a push of main (publish, release), then deploy.yml on 
 """
 
 import json
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -84,7 +86,21 @@ def plots(main: Path) -> tuple[Path, Path, str, subprocess.CompletedProcess]:
     """PR #7, fewer plot points, run through pull-request.yml: (project, artifacts, head, act's run)."""
     project, payload = pull_request(main, "plots", 7, "evaluate", {"plot_points": 1000})
     artifacts = main.parent / "plots-artifacts"
-    done = act(project, "pull_request", "pull-request.yml", payload, artifacts)
+    # The README's command, run as printed with this payload.
+    printed = "python -m tests.e2e.act pull_request pull-request.yml event.json"
+    assert (
+        f"`{printed}`" in (ROOT / "README.md").read_text()
+        or f"\n{printed}\n" in (ROOT / "README.md").read_text()
+    )
+    command = printed.replace("event.json", str(payload)).split()[1:]
+    done = subprocess.run(
+        [sys.executable, *command, "--artifacts", str(artifacts)],
+        cwd=project,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     head = sh("git", "rev-parse", "HEAD", cwd=project).stdout.strip()
     return project, artifacts, head, done
 
