@@ -3,8 +3,9 @@
 main holds the course's model; the copy has a bare origin and a DVC remote with main's outputs;
 GitHub's API is the recording stand-in of tests/github. pull-request.yml on two pull requests: one
 that changes only how many points the plots sample (RMSE unchanged: the gate passes) and one that
-swaps in ridge with alpha 2.0 (RMSE +1.82%: the gate fails); pr-comment.yml on the first's
-workflow_run; main.yml on a push of main (publish, release), then deploy.yml on the prod tag.
+swaps in ridge with alpha 2.0 (RMSE +1.82%: the gate fails), and one from a fork (no secrets, no DVC
+remote); pr-comment.yml on the first's workflow_run; main.yml on a push of main (publish, release),
+then deploy.yml on the prod tag, and retrain.yml on its schedule.
 """
 
 import json
@@ -226,3 +227,21 @@ def test_the_monthly_loop_records_the_new_months_on_main(main: Path) -> None:
         path.name for path in (main.parent / "retrain-artifacts" / "monitoring-reports").rglob("*.html")
     )
     assert reports == ["2021-03.html", "2021-04.html", "2021-05.html"]
+
+
+def test_a_fork_without_secrets_or_the_dvc_remote_still_gets_its_report(main: Path) -> None:
+    """A pull request from a fork: GitHub gives it no secrets, and its runner cannot reach the DVC
+    remote (here: a remote folder that does not exist). The data comes from TLC instead."""
+    project, payload = pull_request(main, "fork", 9, "evaluate", {"plot_points": 500})
+    event = json.loads(payload.read_text())
+    event["pull_request"]["head"]["repo"] = {"fork": True, "full_name": "someone/nyc-taxi-duration"}
+    payload.write_text(json.dumps(event))
+    sh("dvc", "remote", "modify", "local", "url", str(main.parent / "no-such-remote"), cwd=project)
+    sh("git", "commit", "-qam", "a fork's runner: no DVC remote", cwd=project)
+    artifacts = main.parent / "fork-artifacts"
+    done = act(project, "pull_request", "pull-request.yml", payload, artifacts)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "No DVC remote credentials: fetching the TLC months from their public URL" in done.stdout
+    assert "Running stage 'train':" in done.stdout  # nothing pulled: the pipeline ran from the data
+    report = (artifacts / "pr-report" / "report.md").read_text()
+    assert report.startswith("✅ **Unchanged**: validation RMSE 7.7587, as on origin/main; passes the gate")
