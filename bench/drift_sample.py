@@ -12,24 +12,15 @@ table. Run after `dvc repro`, with the monitor extra installed.
 import argparse
 from pathlib import Path
 
-import numpy as np
-
 from trip_duration import drift
 from trip_duration.files import read_yaml
 from trip_duration.model import load_model
-from trip_duration.trips import read_window
+from trip_duration_ops.monitor import scored_months
 
 
 def frame_of(model, data: dict, data_dir: Path, months: list[str], columns: list[str]):
-    trips = read_window(
-        data_dir,
-        data["taxi"],
-        months,
-        data["min_minutes"],
-        data["max_minutes"],
-        data["drop_outside_month"],
-    ).to_pandas()
-    return drift.drift_frame(trips, columns, np.asarray(model.predict(trips), np.float64))
+    trips, predicted = scored_months(model, data, data_dir, months)
+    return drift.drift_frame(trips, columns, predicted)
 
 
 def main(argv: list[str] | None = None) -> None:

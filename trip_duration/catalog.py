@@ -7,6 +7,8 @@ md5 of each file lives there and one month can be checked on its own:
       source: https://d37ci6vzurychx.cloudfront.net/trip-data/
       files:
         green_tripdata_2021-01.parquet: 58f7622b863151fc9f4d51eff826db50
+
+Also what the pipeline records: the paths dvc.yaml declares and the md5 of an output in dvc.lock.
 """
 
 import hashlib
@@ -53,9 +55,11 @@ def meta_files(content: dict[str, Any] | None) -> dict[str, str]:
     return ((content or {}).get("meta") or {}).get("files") or {}
 
 
-def data_months(content: dict[str, Any] | None) -> list[str]:
-    """Months of the files a parsed .dvc file records, e.g. ["2021-01", "2021-02"]."""
-    return months_in(meta_files(content))
+def data_months(content: dict[str, Any] | None, taxi: str | None = None) -> list[str]:
+    """Months of the files a parsed .dvc file records, e.g. ["2021-01", "2021-02"]; of one taxi's
+    files only where `taxi` is given."""
+    names = meta_files(content)
+    return months_in(names if taxi is None else (name for name in names if name.startswith(f"{taxi}_")))
 
 
 def recorded_files(dvc_file: Path) -> dict[str, str]:
@@ -77,6 +81,13 @@ def record_files(dvc_file: Path, files: Mapping[str, str]) -> None:
     meta.setdefault("source", TLC_URL)
     meta["files"] = CommentedMap(sorted({**(meta.get("files") or {}), **files}.items()))
     write_atomic(dvc_file, lambda tmp: yaml.dump(content, tmp))
+
+
+def out_md5(lock: dict[str, Any] | None, path: str) -> str | None:
+    """The md5 a parsed dvc.lock records for the output `path` in any stage; None where it records none."""
+    stages = ((lock or {}).get("stages") or {}).values()
+    outs = [out for stage in stages for out in stage.get("outs") or []]
+    return next((out.get("md5") for out in outs if out.get("path") == path), None)
 
 
 def pipeline_paths(dvc_yaml: dict[str, Any], where: str = "dvc.yaml") -> dict[str, str]:

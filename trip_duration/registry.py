@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from trip_duration.catalog import file_md5
+from trip_duration.catalog import file_md5, out_md5
 from trip_duration.errors import InputError
 from trip_duration.files import atomic_path
 
@@ -56,6 +56,20 @@ def version_at(repo: str | Path, commit: str, name: str = ARTIFACT) -> str | Non
             return None
         found = state.find_artifact(name).find_version(commit_hexsha=commit)
     return found.version if found is not None and found.is_registered else None
+
+
+def version_commit(repo: str | Path, version: str, name: str = ARTIFACT) -> str:
+    """The commit (a full sha) a registered version was registered at."""
+    from gto.registry import GitRegistry
+
+    with GitRegistry.from_url(str(repo)) as registry:
+        state = registry.get_state()
+        found = (
+            state.find_artifact(name).find_version(name=version) if name in state.get_artifacts() else None
+        )
+        if found is None or not found.is_registered:
+            raise InputError(repo, f"{name} has no registered version {version} (gto show {name})")
+        return found.commit_hexsha
 
 
 def stage_version(repo: str | Path, stage: str, name: str = ARTIFACT) -> str | None:
@@ -132,22 +146,11 @@ def locate(
             raise InputError(repo, f"no version of {name} is in stage '{stage}' (gto show {name})")
     if version is None:
         raise InputError(repo, "name a version or a stage")
-    from gto.registry import GitRegistry
-
-    with GitRegistry.from_url(repo) as registry:
-        state = registry.get_state()
-        found = (
-            state.find_artifact(name).find_version(name=version) if name in state.get_artifacts() else None
-        )
-        if found is None or not found.is_registered:
-            raise InputError(repo, f"{name} has no registered version {version} (gto show {name})")
-        rev = found.commit_hexsha
+    rev = version_commit(repo, version, name)
     import dvc.api
 
     path = dvc.api.artifacts_show(name, version=version, repo=repo)["path"]
-    lock = yaml.safe_load(read_at(repo, "dvc.lock", rev)) or {}
-    outs = [out for stage_ in (lock.get("stages") or {}).values() for out in stage_.get("outs", [])]
-    md5 = next((out["md5"] for out in outs if out.get("path") == path), None)
+    md5 = out_md5(yaml.safe_load(read_at(repo, "dvc.lock", rev)), path)
     if md5 is None:
         raise InputError(f"{repo}@{rev[:8]}", f"dvc.lock records no output {path}")
     return Located(version, rev, path, md5)

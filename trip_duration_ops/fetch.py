@@ -29,10 +29,18 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
-from trip_duration.catalog import dir_md5, file_md5, folder_md5s, read_dvc_file, record_files, recorded_files
+from trip_duration.catalog import (
+    data_months,
+    dir_md5,
+    file_md5,
+    folder_md5s,
+    read_dvc_file,
+    record_files,
+    recorded_files,
+)
 from trip_duration.errors import InputError, run
 from trip_duration.files import atomic_path
-from trip_duration.tlc import MONTH, TLC_URL, file_name, months_in
+from trip_duration.tlc import MONTH, TLC_URL, file_name
 
 OFFLINE_HINT = (
     "set TLC_MIRROR to a folder or base URL that holds the TLC files"
@@ -93,12 +101,12 @@ def published(base: str, name: str) -> bool:
         raise InputError(url, f"probe failed ({failure(error)}); {OFFLINE_HINT}") from None
 
 
-def new_months(base: str, taxi: str, recorded: Mapping[str, str], until: str, dvc_file: Path) -> list[str]:
-    """The months after the newest recorded one that TLC has published, up to `until`, in order."""
-    months = months_in(name for name in recorded if name.startswith(f"{taxi}_"))
-    if not months:
+def new_months(base: str, taxi: str, recorded: list[str], until: str, dvc_file: Path) -> list[str]:
+    """The months after the newest of `taxi`'s `recorded` months that TLC has published, up to
+    `until`, in order."""
+    if not recorded:
         raise InputError(dvc_file, f"records no {taxi} month to follow: fetch a first month by name")
-    found, month = [], next_month(months[-1])
+    found, month = [], next_month(recorded[-1])
     while month <= until and published(base, file_name(taxi, month)):
         found.append(month)
         month = next_month(month)
@@ -227,10 +235,10 @@ def main(argv: list[str] | None = None) -> None:
     base = os.environ.get("TLC_MIRROR") or TLC_URL
     if args.new:
         until = check_month(args.until) if args.until else datetime.date.today().strftime("%Y-%m")
-        months = new_months(base, args.taxi, recorded, until, dvc_file)
+        taxi_months = data_months(read_dvc_file(dvc_file) if dvc_file.exists() else None, args.taxi)
+        months = new_months(base, args.taxi, taxi_months, until, dvc_file)
         if not months:
-            newest = months_in(name for name in recorded if name.startswith(f"{args.taxi}_"))[-1]
-            print(f"fetch: no new {args.taxi} month after {newest}", file=sys.stderr)
+            print(f"fetch: no new {args.taxi} month after {taxi_months[-1]}", file=sys.stderr)
             return
     names = [file_name(args.taxi, month) for month in months] or sorted(recorded)
     if not names:

@@ -24,7 +24,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import yaml
@@ -34,6 +34,9 @@ from trip_duration.errors import InputError
 from trip_duration.files import atomic_path, read_yaml, write_text
 from trip_duration.params import read_section
 from trip_duration.trips import read_window
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 OK, ALERT, BAD_INPUT = 0, 1, 2
 HISTORY = "history.csv"  # beside the records: what dvc.yaml's monitoring plot draws
@@ -51,18 +54,26 @@ def watch_of(args: argparse.Namespace) -> monitoring.Watch:
     return monitoring.Watch(model, name, params["data"], params["features"], thresholds)
 
 
-def reference_of(watch: monitoring.Watch, data_dir: Path) -> monitoring.Reference:
-    """The model's validation window, read from data_dir and scored again."""
-    data = watch.data
+def scored_months(
+    model: Any, data: dict[str, Any], data_dir: Path, months: list[str]
+) -> tuple["pd.DataFrame", np.ndarray]:
+    """The months' trips, read from data_dir and cleaned as `data` says, and the model's predictions."""
     trips = read_window(
         data_dir,
         data["taxi"],
-        data["val_months"],
+        months,
         data["min_minutes"],
         data["max_minutes"],
         data["drop_outside_month"],
     ).to_pandas()
-    return monitoring.reference(watch, trips, np.asarray(watch.model.predict(trips), np.float64))
+    return trips, np.asarray(model.predict(trips), np.float64)
+
+
+def reference_of(watch: monitoring.Watch, data_dir: Path) -> monitoring.Reference:
+    """The model's validation window, read from data_dir and scored again."""
+    return monitoring.reference(
+        watch, *scored_months(watch.model, watch.data, data_dir, watch.data["val_months"])
+    )
 
 
 def write_history(out: Path) -> None:

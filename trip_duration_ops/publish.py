@@ -39,7 +39,7 @@ from typing import Any
 import yaml
 
 from trip_duration import metrics, registry
-from trip_duration.catalog import data_months, pipeline_paths
+from trip_duration.catalog import data_months, out_md5, pipeline_paths
 from trip_duration.errors import InputError, run
 from trip_duration.files import read_yaml, write_text
 from trip_duration_ops.card import Decision, model_card
@@ -87,23 +87,17 @@ def should_promote(challenger_rmse: float, champion_rmse: float | None, toleranc
     return champion_rmse is None or challenger_rmse <= champion_rmse + tolerance
 
 
-def lock_stages(rev: str) -> dict[str, Any]:
-    """dvc.lock's stages as committed at `rev`; empty where it has none."""
+def lock_at(rev: str) -> dict[str, Any]:
+    """dvc.lock as committed at `rev`; empty where there is none."""
     done = subprocess.run(["git", "show", f"{rev}:dvc.lock"], capture_output=True, text=True)
-    return (yaml.safe_load(done.stdout) or {}).get("stages", {}) if done.returncode == 0 else {}
-
-
-def model_md5(stages: dict[str, Any], model_path: str) -> str | None:
-    """The md5 a dvc.lock records for the model file; None where no stage writes it."""
-    outs = [out for stage in stages.values() for out in stage.get("outs", [])]
-    return next((out.get("md5") for out in outs if out["path"] == model_path), None)
+    return (yaml.safe_load(done.stdout) or {}) if done.returncode == 0 else {}
 
 
 def choose_version(artifact: str, model_path: str) -> tuple[str | None, str, str | None]:
     """(version at HEAD or None, how HEAD's model follows from the previous version, bump or None)."""
-    head_lock = lock_stages("HEAD")
+    head_lock = lock_at("HEAD")
     try:
-        model_stage, upstream = model_lineage(head_lock, model_path)
+        model_stage, upstream = model_lineage(head_lock.get("stages", {}), model_path)
     except ValueError as error:
         raise InputError("dvc.lock", str(error)) from error
     at_head = registry.version_at(".", git("rev-parse", "HEAD"), artifact)
@@ -112,12 +106,12 @@ def choose_version(artifact: str, model_path: str) -> tuple[str | None, str, str
         return at_head, "registered earlier", None
     if previous is None:
         return None, "first version", "minor"
-    previous_lock = lock_stages(f"{artifact}@{previous}")
-    changed = changed_stages(previous_lock, head_lock)
+    previous_lock = lock_at(f"{artifact}@{previous}")
+    changed = changed_stages(previous_lock.get("stages", {}), head_lock.get("stages", {}))
     bump = bump_kind(changed, model_stage, upstream)
     if bump is None:
         return previous, f"model unchanged since {previous}", None
-    if model_md5(head_lock, model_path) == model_md5(previous_lock, model_path):
+    if out_md5(head_lock, model_path) == out_md5(previous_lock, model_path):
         # e.g. a month added to data/ outside the windows: prepare ran again, to the same trips
         return previous, f"model unchanged since {previous} (same md5)", None
     return (

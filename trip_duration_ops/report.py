@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from trip_duration import metrics as scores
-from trip_duration.catalog import meta_files, pipeline_paths
+from trip_duration.catalog import meta_files, out_md5, pipeline_paths
 from trip_duration.errors import InputError, run
 from trip_duration.files import read_yaml
 from trip_duration.params import check_keys, read_section
@@ -215,12 +215,6 @@ def backtest_table(base_rows: list[dict[str, str]], pr_rows: list[dict[str, str]
     return text
 
 
-def out_md5(lock: dict[str, Any] | None, path: str) -> str | None:
-    """The md5 a dvc.lock records for the output `path`; None where it records none."""
-    outs = [out for stage in ((lock or {}).get("stages") or {}).values() for out in stage.get("outs") or []]
-    return next((out.get("md5") for out in outs if out.get("path") == path), None)
-
-
 def like_for_like(base_lock: dict[str, Any] | None, pr_lock: dict[str, Any], val_path: str) -> bool:
     """The PR validates on the trips `base` validated on (or `base` has none to compare with)."""
     old = out_md5(base_lock, val_path)
@@ -312,12 +306,13 @@ def yaml_at(base: str, path: Path) -> dict[str, Any] | None:
     return None if text is None else yaml.safe_load(text) or {}
 
 
-def pipeline_path(name: str, dvc_yaml: str = "dvc.yaml") -> str:
-    """A path from dvc.yaml's vars, e.g. the validation trips' (`val`)."""
+def paths_named(names: list[str], dvc_yaml: str = "dvc.yaml") -> list[str]:
+    """Paths from dvc.yaml's vars in the order named, e.g. the validation trips' (`val`)."""
     paths = pipeline_paths(read_yaml(dvc_yaml), dvc_yaml)
-    if name not in paths:
-        raise InputError(dvc_yaml, f"vars.paths has no '{name}'")
-    return paths[name]
+    missing = [name for name in names if name not in paths]
+    if missing:
+        raise InputError(dvc_yaml, f"vars.paths has no '{missing[0]}'")
+    return [paths[name] for name in names]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -346,13 +341,14 @@ def main(argv: list[str] | None = None) -> None:
     metrics, params, plots = diff_results(started)
     images = render_plots(plots, args.base, args.images, args.out.parent)
     base_dvc = yaml_at(args.base, args.data_dvc)
-    warning, same_trips, val = "", None, pipeline_path("val")
+    val, model, backtest_csv = paths_named(["val", "model", "backtest"])
+    warning, same_trips = "", None
     if not like_for_like(yaml_at(args.base, Path("dvc.lock")), read_yaml("dvc.lock"), val):
-        champion, why_not = champion_rmse(args.base, pipeline_path("model"), val)
+        champion, why_not = champion_rmse(args.base, model, val)
         warning = comparability(val, args.base, champion, why_not)
         if champion is not None:  # champion and challenger on the same trips, as publish compares them
             same_trips = on_same_trips(metrics, champion)
-    backtest = Path(pipeline_path("backtest"))
+    backtest = Path(backtest_csv)
     pr_backtest = backtest.read_text(encoding="utf-8") if backtest.is_file() else None
     aging = backtest_table(backtest_rows(text_at(args.base, backtest)), backtest_rows(pr_backtest), args.base)
     plots_md = plots_table(images, args.base)

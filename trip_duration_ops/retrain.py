@@ -42,12 +42,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from trip_duration import registry
-from trip_duration.catalog import meta_files
+from trip_duration.catalog import data_months
 from trip_duration.errors import InputError, run
 from trip_duration.files import read_yaml
 from trip_duration.params import read_section
-from trip_duration.tlc import months_in
 from trip_duration_ops import monitor
 from trip_duration_ops.gitops import changed_files, git, rev, tool
 
@@ -131,10 +132,6 @@ def pr_body(record: dict[str, Any], report: str, gate_passes: bool, auto_merge: 
     return "\n".join(lines) + "\n"
 
 
-def taxi_months(data_dvc: Path, taxi: str) -> list[str]:
-    return months_in(name for name in meta_files(read_yaml(data_dvc)) if name.startswith(f"{taxi}_"))
-
-
 def dvc_repo():
     from dvc.repo import Repo
 
@@ -147,27 +144,29 @@ def check(args: argparse.Namespace) -> None:
     stray = [path for path in changed_files() if path != str(args.data_dvc)]
     if stray:
         raise InputError(stray[0], "differs from HEAD: retrain check commits to main, so it starts clean")
-    if registry.stage_version(".", "prod") is None:
+    prod = registry.stage_version(".", "prod")
+    if prod is None:
         print("retrain: no model in prod to monitor: publish one first")
         return
-    watch_args = argparse.Namespace(repo=".", version=None, stage="prod", model=None, params=args.params)
-    watch = monitor.watch_of(watch_args)
-    months = taxi_months(args.data_dvc, watch.data["taxi"])
-    after = max(watch.data["val_months"])
+    commit = registry.version_commit(".", prod)
+    data = yaml.safe_load(registry.read_at(".", "params.yaml", commit))["data"]  # prod's taxi and window
+    months = data_months(read_yaml(args.data_dvc), data["taxi"])
+    after = max(data["val_months"])
     todo = [m for m in months if m > after and not (args.out / f"{m}.json").exists()]
     if not todo:
         print(f"retrain: no new month to monitor after {after}")
         return
+    watch_args = argparse.Namespace(repo=".", version=prod, stage=None, model=None, params=args.params)
+    watch = monitor.watch_of(watch_args)
     reference = monitor.reference_of(watch, args.data_dir)
-    records = []
-    for month in todo:
 
-        def then(record: dict[str, Any]) -> None:
-            record["decision"] = decide(record, rules, months)
+    def then(record: dict[str, Any]) -> None:
+        record["decision"] = decide(record, rules, months)
 
-        records.append(
-            monitor.record_month(watch, reference, args.data_dir, month, args.out, args.reports, then)
-        )
+    records = [
+        monitor.record_month(watch, reference, args.data_dir, month, args.out, args.reports, then)
+        for month in todo
+    ]
     monitor.write_history(args.out)
     for record in records:
         decision, version = record["decision"], record["model"]["version"]
@@ -201,8 +200,6 @@ def newest_record(out: Path) -> dict[str, Any] | None:
 
 def write_window(params: Path, conf: Path, decision: dict[str, Any]) -> None:
     """The new window into params.yaml, then into the conf/ file that sets it, then composed back."""
-    import yaml
-
     from trip_duration_ops.conf_sync import sync
     from trip_duration_ops.params import compose
 
@@ -263,8 +260,9 @@ def propose(args: argparse.Namespace) -> None:
     if {key: data[key] for key in window} == window:
         print(f"retrain: main already trains on {record['month']}'s window ({window_text(decision)})")
         return
-    if changed_files():
-        raise InputError(changed_files()[0], "differs from HEAD: retrain propose branches from main, clean")
+    changed = changed_files()
+    if changed:
+        raise InputError(changed[0], "differs from HEAD: retrain propose branches from main, clean")
     branch = BRANCH.format(month=record["month"])
     start = git("rev-parse", "--abbrev-ref", "HEAD")
     git("checkout", "-q", "-B", branch)

@@ -86,6 +86,13 @@ def test_data_months_come_from_meta_files() -> None:
     assert data_months(None) == []
 
 
+def test_data_months_of_one_taxi_leave_the_other_taxis_out() -> None:
+    files = {"yellow_tripdata_2021-03.parquet": "x", "green_tripdata_2021-01.parquet": "y"}
+    assert data_months({"meta": {"files": files}}, "green") == ["2021-01"]
+    assert data_months({"meta": {"files": files}}, "yellow") == ["2021-03"]
+    assert data_months(None, "green") == []
+
+
 PARAMS = {
     "data": {"train_months": ["2021-01"], "val_months": ["2021-02"]},
     "model": {"alpha": 1.0},

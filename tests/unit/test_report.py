@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from trip_duration.catalog import out_md5
 from trip_duration.errors import InputError, run
 from trip_duration_ops.report import (
     backtest_rows,
@@ -18,9 +19,8 @@ from trip_duration_ops.report import (
     metrics_table,
     number,
     on_same_trips,
-    out_md5,
     params_table,
-    pipeline_path,
+    paths_named,
     plots_table,
     report,
     verdict,
@@ -338,17 +338,16 @@ def test_render_plots_draws_the_sides_a_revision_has(tmp_path: Path) -> None:
 def test_pipeline_paths_come_from_dvc_yaml_vars(tmp_path: Path) -> None:
     dvc_yaml = tmp_path / "dvc.yaml"
     dvc_yaml.write_text("vars:\n  - other.yaml\n  - paths:\n      val: data/val.parquet\nstages: {}\n")
-    assert pipeline_path("val", str(dvc_yaml)) == "data/val.parquet"
+    assert paths_named(["val"], str(dvc_yaml)) == ["data/val.parquet"]
     dvc_yaml.write_text("vars:\n  - paths:\n      train: data/train.parquet\n")
     with pytest.raises(InputError) as caught:
-        pipeline_path("val", str(dvc_yaml))
+        paths_named(["val"], str(dvc_yaml))
     assert str(caught.value) == f"{dvc_yaml}: vars.paths has no 'val'"
 
 
 def test_the_projects_dvc_yaml_names_the_validation_trips_and_the_backtest() -> None:
     dvc_yaml = str(Path(__file__).resolve().parents[2] / "dvc.yaml")
-    assert pipeline_path("val", dvc_yaml) == VAL
-    assert pipeline_path("backtest", dvc_yaml) == "reports/backtest.csv"
+    assert paths_named(["val", "backtest"], dvc_yaml) == [VAL, "reports/backtest.csv"]
 
 
 BACKTEST_HEADER = "month,model,rows,rmse,rmse_threshold,drifted_share,prediction_drift,alert\n"
