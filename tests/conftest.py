@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -23,6 +24,20 @@ def mirror_dir() -> Path:
     if not (mirror / "green_tripdata_2021-01.parquet").is_file():
         pytest.fail(f"no TLC mirror at {mirror}: set TLC_MIRROR to a folder holding the TLC files")
     return mirror.resolve()
+
+
+def tlc_file(month: str) -> str:
+    return f"green_tripdata_{month}.parquet"
+
+
+def halve_durations(source: Path, target: Path) -> None:
+    """A TLC month whose trips all took half as long (a meter fault): dropoff moved halfway back."""
+    table = pq.read_table(source)
+    pickup, dropoff = table["lpep_pickup_datetime"], table["lpep_dropoff_datetime"]
+    micros = pc.cast(pc.subtract(dropoff, pickup), pa.int64())
+    half = pc.cast(pc.divide(micros, 2), pa.duration(pickup.type.unit))
+    index = table.schema.get_field_index("lpep_dropoff_datetime")
+    pq.write_table(table.set_column(index, "lpep_dropoff_datetime", pc.add(pickup, half)), target)
 
 
 @pytest.fixture(scope="session")
@@ -102,7 +117,7 @@ def at(day: int, hour: int = 8, month: int = 1, year: int = 2021) -> datetime:
 
 def make_project(dest: Path, months: list[str]) -> Path:
     """A fresh git + DVC repo holding this project's pipeline and `months` from the mirror."""
-    files = [mirror_dir() / f"green_tripdata_{month}.parquet" for month in months]
+    files = [mirror_dir() / tlc_file(month) for month in months]
     return copy_project(dest, files, remote=dest.parent / "remote")
 
 

@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,6 +32,22 @@ STAND_INS = {  # the pinned action as the workflows name it -> its stand-in's fo
 }
 ACT = Path(sys.executable).parent / "act"
 GITHUB = ROOT / "tests" / "github"  # recording stand-ins for `gh` and CML's `npx`: GitHub's API
+REPOSITORY = {"default_branch": "main"}
+
+
+def pull_request_event(number: int, branch: str, head: str) -> dict[str, Any]:
+    """The payload of a pull_request event: PR `number` of `branch` at commit `head`, into main."""
+    pull = {"number": number, "head": {"ref": branch, "sha": head}, "base": {"ref": "main"}}
+    return {"number": number, "pull_request": pull, "repository": REPOSITORY}
+
+
+def push_event(ref: str, head: str) -> dict[str, Any]:
+    """The payload of a push event of `ref` (refs/heads/... or refs/tags/...) at commit `head`."""
+    return {"ref": ref, "after": head, "repository": REPOSITORY}
+
+
+def schedule_event(cron: str) -> dict[str, Any]:
+    return {"schedule": cron, "repository": REPOSITORY}
 
 
 def act(

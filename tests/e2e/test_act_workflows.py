@@ -5,7 +5,7 @@ GitHub's API is the recording stand-in of tests/github. pull-request.yml on two 
 that changes only how many points the plots sample (RMSE unchanged: the gate passes) and one that
 swaps in ridge with alpha 2.0 (RMSE +1.82%: the gate fails), and one from a fork (no secrets, no DVC
 remote); pr-comment.yml on the first's workflow_run; main.yml on a push of main (publish, release),
-then deploy.yml on the prod tag, and retrain.yml on its schedule.
+then deploy.yml on the prod tag, and retrain.yml on its schedule (three new months, the last alerting).
 """
 
 import json
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, make_project, sh
+from conftest import ROOT, halve_durations, make_project, mirror_dir, sh, tlc_file
 
-from tests.e2e.act import STAND_INS, act
+from tests.e2e.act import STAND_INS, act, pull_request_event, push_event, schedule_event
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 
@@ -58,10 +58,8 @@ def pull_request(main: Path, branch: str, number: int, section: str, values: dic
     sh("git", "commit", "-qm", f"{section}: {values}", cwd=project)
     sh("git", "push", "-q", "origin", branch, cwd=project)
     head = sh("git", "rev-parse", "HEAD", cwd=project).stdout.strip()
-    event = {"number": number, "pull_request": {"number": number, "head": {"ref": branch, "sha": head},
-             "base": {"ref": "main"}}}  # fmt: skip
     payload = main.parent / f"{branch}-event.json"
-    payload.write_text(json.dumps(event))
+    payload.write_text(json.dumps(pull_request_event(number, branch, head)))
     return project, payload
 
 
@@ -173,7 +171,7 @@ def push_run(
     """`workflow` on a push of `ref` (a branch or a tag) of `project`."""
     head = sh("git", "rev-parse", "HEAD", cwd=project).stdout.strip()
     payload = state.with_suffix(f".{workflow}.json")
-    payload.write_text(json.dumps({"ref": ref, "after": head, "repository": {"default_branch": "main"}}))
+    payload.write_text(json.dumps(push_event(ref, head)))
     artifacts = project.parent / f"{workflow}-artifacts"
     return act(project, "push", workflow, payload, artifacts, variables, GH_STANDIN=str(state))
 
@@ -202,30 +200,58 @@ def test_main_publishes_and_releases_once_and_deploy_serves_the_prod_model(main:
     assert (manifest["version"], manifest["stage"]) == ("v0.1.0", "prod")
 
 
-def test_the_monthly_loop_records_the_new_months_on_main(main: Path) -> None:
+def test_the_monthly_loop_records_the_months_and_proposes_the_retrain_of_the_one_that_alerts(
+    main: Path,
+) -> None:
     """retrain.yml on its schedule, after main.yml put v0.1.0 in prod (the test above): TLC has three
-    months after 2021-02, none alerts, so each is recorded on main and no pull request is opened."""
+    months after 2021-02, and 2021-05 arrives with its durations halved (a meter fault). Each month is
+    recorded on main; 2021-05 alerts, so the workflow itself proposes its retrain pull request, set to
+    merge itself once its checks pass (here they would not: the challenger loses the gate)."""
     origin = main.parent / "origin.git"
     assert "trip-duration#prod#1" in sh("git", "ls-remote", "--tags", str(origin), cwd=main).stdout
+    tlc = main.parent / "tlc"
+    tlc.mkdir()
+    for month in ("2021-03", "2021-04"):
+        (tlc / tlc_file(month)).symlink_to(mirror_dir() / tlc_file(month))
+    halve_durations(mirror_dir() / tlc_file("2021-05"), tlc / tlc_file("2021-05"))
     runner = main.parent / "retrain-clone"
     sh("git", "clone", "-q", str(origin), str(runner), cwd=main.parent)
-    shutil.copy2(main / ".dvc" / "config", runner / ".dvc" / "config")
     state = main.parent / "retrain-github.json"
     payload = state.with_suffix(".event.json")
-    payload.write_text(json.dumps({"schedule": "17 6 3 * *", "repository": {"default_branch": "main"}}))
+    payload.write_text(json.dumps(schedule_event("17 6 3 * *")))
+    artifacts = main.parent / "retrain-artifacts"
     done = act(
-        runner, "schedule", "retrain.yml", payload, main.parent / "retrain-artifacts", GH_STANDIN=str(state)
+        runner, "schedule", "retrain.yml", payload, artifacts, GH_STANDIN=str(state), TLC_MIRROR=str(tlc)
     )
     assert done.returncode == 0, done.stdout[-3000:]
-    assert "retrain: the newest month, 2021-05, decided no retrain (no alert)" in done.stdout
-    log = sh("git", "log", "--format=%s", "-1", "main", cwd=origin).stdout.strip()
-    assert log == (
-        "data: 2021-03 2021-04 2021-05 monitored on prod v0.1.0 (2021-03 ok, 2021-04 ok, 2021-05 ok)"
+    assert "retrain: 2021-04 monitored on prod v0.1.0: ok: no retrain: no alert" in done.stdout
+    subject = sh("git", "log", "--format=%s", "-1", "main", cwd=origin).stdout.strip()
+    assert subject == (
+        "data: 2021-03 2021-04 2021-05 monitored on prod v0.1.0"
+        " (2021-03 ok, 2021-04 ok, 2021-05 ALERT, retrain)"
     )
-    assert not state.exists()  # no pull request: gh was never called
-    reports = sorted(
-        path.name for path in (main.parent / "retrain-artifacts" / "monitoring-reports").rglob("*.html")
-    )
+    record = json.loads(sh("git", "show", "main:monitoring/2021-05.json", cwd=origin).stdout)
+    decision = record["decision"]
+    assert (record["alert"], decision["retrain"]) == (True, True)
+    assert decision["why"] == "alert: max_rmse_increase_pct 23.86 > 15.0"
+    assert (decision["train_months"], decision["val_months"]) == (["2021-04"], ["2021-05"])
+    # The branch in origin, trained on the new window; its pull request through gh, set to merge itself.
+    branch = yaml.safe_load(sh("git", "show", "retrain/2021-05:params.yaml", cwd=origin).stdout)
+    assert (branch["data"]["train_months"], branch["data"]["val_months"]) == (["2021-04"], ["2021-05"])
+    assert branch["retrain"]["auto_merge"] is True
+    github = json.loads(state.read_text())
+    [pull] = github["pulls"]
+    assert (pull["head"], pull["base"], pull["state"]) == ("retrain/2021-05", "main", "open")
+    assert pull["title"] == "Retrain: train on 2021-04, validate on 2021-05"
+    assert pull["body"].startswith(f"Retrain on 2021-05: {decision['why']}.\n")
+    assert "- new window: train on 2021-04, validate on 2021-05" in pull["body"]
+    assert "- gate: fails; merges itself once the checks pass (retrain.auto_merge: true)" in pull["body"]
+    assert "❌ **Worse**: validation RMSE 9.6096 → 11.1478 (+16.01%)" in pull["body"]
+    assert (pull["number"], pull["auto_merge"]) == (1, "squash")
+    assert github["calls"][-1] == ["pr", "merge", "1", "--auto", "--squash"]
+    proposed = "retrain: proposed retrain/2021-05 (train on 2021-04, validate on 2021-05), gate fails"
+    assert f"{proposed}: PR #1 created" in done.stdout
+    reports = sorted(path.name for path in (artifacts / "monitoring-reports").rglob("*.html"))
     assert reports == ["2021-03.html", "2021-04.html", "2021-05.html"]
 
 

@@ -26,12 +26,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import pytest
 import yaml
-from conftest import BIN, ROOT, env, make_project, mirror_dir, sh
+from conftest import BIN, ROOT, env, halve_durations, make_project, mirror_dir, sh, tlc_file
 
 from bench.project import LOCAL_CONFIG
 from tests.e2e.serving import Server, request
@@ -51,24 +48,10 @@ REPORT = "trip-duration report --base origin/main --out report.md --images repor
 MAIN_STEPS = [*PR_CHECKS, "dvc push", "trip-duration publish --push"]
 
 
-def tlc_file(month: str) -> str:
-    return f"green_tripdata_{month}.parquet"
-
-
 def run_steps(workflow: str) -> list[str]:
     """The `run:` scripts of a workflow file, in order."""
     jobs = yaml.safe_load((WORKFLOWS / workflow).read_text())["jobs"].values()
     return [step["run"] for job in jobs for step in job["steps"] if "run" in step]
-
-
-def halve_durations(source: Path, target: Path) -> None:
-    """A TLC month whose trips all took half as long: dropoff moved halfway back to pickup."""
-    table = pq.read_table(source)
-    pickup, dropoff = table["lpep_pickup_datetime"], table["lpep_dropoff_datetime"]
-    micros = pc.cast(pc.subtract(dropoff, pickup), pa.int64())
-    half = pc.cast(pc.divide(micros, 2), pa.duration(pickup.type.unit))
-    index = table.schema.get_field_index("lpep_dropoff_datetime")
-    pq.write_table(table.set_column(index, "lpep_dropoff_datetime", pc.add(pickup, half)), target)
 
 
 class Client(threading.Thread):
