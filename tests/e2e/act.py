@@ -11,7 +11,8 @@ From the repository's root, one workflow of the working tree on one event:
     python -m tests.e2e.act pull_request pull-request.yml event.json [--artifacts DIR] [--var N=V]
 
 (`event.json` is the event's payload, as GitHub would send it; GitHub's API answers through the
-recording stand-ins of tests/github, which keep what they were asked in $GH_STANDIN.)
+recording stand-ins of tests/github, which keep what they were asked in $GH_STANDIN, and the runner
+image's `sudo` through tests/runner's, which installs nothing on this machine.)
 """
 
 import argparse
@@ -32,6 +33,7 @@ STAND_INS = {  # the pinned action as the workflows name it -> its stand-in's fo
 }
 ACT = Path(sys.executable).parent / "act"
 GITHUB = ROOT / "tests" / "github"  # recording stand-ins for `gh` and CML's `npx`: GitHub's API
+RUNNER = ROOT / "tests" / "runner"  # stand-ins for the runner image's tools: `sudo`, which installs nothing
 REPOSITORY = {"default_branch": "main"}
 
 
@@ -75,7 +77,7 @@ def act(
     environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     environment.setdefault("TLC_MIRROR", str(ROOT.parent / "shared" / "data" / "nyc-tlc"))
     environment["XDG_CACHE_HOME"] = str(artifacts.parent / "act-cache")  # act's copies of the repository
-    environment["PATH"] = os.pathsep.join([str(GITHUB), str(ACT.parent), environment["PATH"]])
+    environment["PATH"] = os.pathsep.join([str(GITHUB), str(RUNNER), str(ACT.parent), environment["PATH"]])
     return subprocess.run(
         command, cwd=project, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
