@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import ROOT, env
+from conftest import ROOT, env, make_project, sh
 
 from bench.course import run_course
 from bench.make_months import SOURCE_MONTHS, build_months, month_path
@@ -152,3 +152,26 @@ def test_each_target_follows_from_the_table(tiny: subprocess.CompletedProcess) -
         f" <= the course method's full run: {params[2]} s vs {months_course[2]} s",
         f"{verdict(float(noop[2]) < 1.5)}  course months: no-op dvc repro < 1.5 s: {noop[2]} s",
     ]
+
+
+def test_solvers_compares_the_course_model_with_the_exact_solves(tmp_path: Path) -> None:
+    """`python -m bench.solvers PROJECT` on the course months, as the README prints it."""
+    project = make_project(tmp_path / "project", ["2021-01", "2021-02"])
+    sh(
+        "python",
+        "stages.prepare",
+        "--train",
+        "prepared/train.parquet",
+        "--val",
+        "prepared/val.parquet",
+        cwd=project,
+    )
+    lines = sh("python", "bench.solvers", str(project), cwd=ROOT).stdout.splitlines()
+    assert lines[0] == "73,908 training trips x 13,221 features, 61,921 validation trips"
+    rows = {cells(line)[0]: cells(line)[1:3] for line in lines[4:]}
+    assert rows == {
+        "LinearRegression (LSQR, tol 1e-6)": ["5.6996", "7.7587"],  # the course's result
+        "Ridge(alpha=0.1), default solver": ["5.0653", "7.5259"],
+        "GramRidge(alpha=0.1), exact": ["4.6564", "7.4588"],
+        "GramRidge(alpha=1e-6), about the least-squares minimiser": ["4.6407", "7.4808"],
+    }
