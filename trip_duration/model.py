@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import RegressorMixin, is_regressor
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
@@ -27,7 +28,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, TargetEnco
 from sklearn.utils import get_tags
 
 from trip_duration import metrics
-from trip_duration.features import DERIVE, INPUTS, check_features, feature_name, raw_columns
+from trip_duration.features import DERIVE, INPUTS, NUMERIC, check_features, feature_name, raw_columns
 
 
 def make_regressor(name: str, estimator: str, **hyperparameters: Any) -> RegressorMixin:
@@ -62,8 +63,20 @@ def make_features(
             folds = KFold(n_splits=5, shuffle=True, random_state=seed)
             encoder = TargetEncoder(target_type="continuous", cv=folds)
         steps.append((feature, make_pipeline(derive, encoder), list(INPUTS[feature])))
-    steps += [(feature, SimpleImputer(strategy="median"), [feature]) for feature in numeric]
+    for feature in numeric:
+        imputer = SimpleImputer(strategy="median")
+        if encoding == "onehot":  # a CSR column: ColumnTransformer then joins CSR blocks without COO copies
+            to_csr = FunctionTransformer(sp.csr_matrix, accept_sparse=True, feature_names_out="one-to-one")
+            steps.append((feature, make_pipeline(imputer, to_csr), [feature]))
+        else:
+            steps.append((feature, imputer, [feature]))
     return ColumnTransformer(steps, sparse_threshold=1.0 if encoding == "onehot" else 0.0)
+
+
+def imputer(features: ColumnTransformer, name: str) -> SimpleImputer:
+    """The fitted imputer of numeric feature `name` (first step of its pipeline, for one-hot)."""
+    step = features.named_transformers_[name]
+    return step[0] if isinstance(step, Pipeline) else step
 
 
 def build_model(features: dict[str, Any], model: dict[str, Any]) -> Pipeline:
@@ -106,8 +119,7 @@ def streams(model: Pipeline) -> bool:
     one-hot (or no) categorical features. Target encoding cross-fits on all rows, so it cannot."""
     from trip_duration.linear import GramRidge
 
-    steps = [step for _, step, _ in model[0].transformers]
-    encoders = [step[-1] for step in steps if isinstance(step, Pipeline)]
+    encoders = [step[-1] for name, step, _ in model[0].transformers if name not in NUMERIC]
     return isinstance(model[-1], GramRidge) and all(isinstance(e, OneHotEncoder) for e in encoders)
 
 
@@ -144,7 +156,7 @@ def fit_batches(model: Pipeline, batches: Batches) -> dict[str, float | int]:
     for trips, duration in batches():
         first = first or (trips, duration)
         for name, step, columns in features.transformers:
-            if isinstance(step, Pipeline):
+            if name not in NUMERIC:  # derive, then encode
                 codes = np.unique(step[0].func(trips))
                 categories[name] = np.union1d(categories[name], codes) if name in categories else codes
             else:
@@ -154,11 +166,11 @@ def fit_batches(model: Pipeline, batches: Batches) -> dict[str, float | int]:
     if first is None:
         raise ValueError("the training window has no trips")
     for name, step, _ in features.transformers:
-        if isinstance(step, Pipeline):
+        if name not in NUMERIC:
             step[-1].set_params(categories=[categories[name]])
     features.fit(*first)
     for name, tally in counted.items():  # the fitted copies, which ColumnTransformer keeps apart
-        features.named_transformers_[name].statistics_ = np.array([_median(*tally)])
+        imputer(features, name).statistics_ = np.array([_median(*tally)])
     for trips, duration in batches():
         regressor.partial_fit(features.transform(trips), duration)
     regressor.solve()
