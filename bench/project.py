@@ -52,10 +52,15 @@ LOCAL_CONFIG = "[core]\n    analytics = false\n    check_update = false\n"
 
 
 def make_project(
-    dest: Path, data_files: Sequence[Path], data: dict[str, Any] | None = None, remote: Path | None = None
+    dest: Path,
+    data_files: Sequence[Path],
+    data: dict[str, Any] | None = None,
+    remote: Path | None = None,
+    link: bool = False,
 ) -> Path:
-    """A fresh git + DVC repo at `dest`: this pipeline, `data_files` added as data/, params `data`
-    overridden, and a local DVC remote (committed in .dvc/config, so clones find it too)."""
+    """A fresh git + DVC repo at `dest`: this pipeline, `data_files` added as data/ (hard links with
+    `link`, for months by the hundred), params `data` overridden, and a local DVC remote (committed
+    in .dvc/config, so clones find it too)."""
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
@@ -67,7 +72,7 @@ def make_project(
             shutil.copy2(source, dest / name)
     (dest / "data").mkdir()
     for path in data_files:
-        shutil.copy2(path, dest / "data" / path.name)
+        (os.link if link else shutil.copy2)(path, dest / "data" / path.name)
     if data:
         update_params(dest, {"data": data})
     sh("git", "init", "-q", "-b", "main", cwd=dest)

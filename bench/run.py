@@ -1,9 +1,12 @@
 """Benchmark: the course's method against this pipeline's `dvc repro`, on real and on large months.
 
-    python -m bench.run [--rows 3000000] [--year] [--workdir /tmp/nyc-bench] [--seed 0] [--strict]
+    python -m bench.run [--rows 3000000] [--year] [--decade] [--workdir /tmp/nyc-bench] [--seed 0]
+        [--strict]
 
 Builds resampled TLC months of --rows rows once (cached in the workdir by seed and rows), then
-times, each as its own process tree: the course method and a from-scratch `dvc repro` on them;
+times, each as its own process tree: the course method (as written, and with its duration
+vectorised) and a from-scratch `dvc repro` on them; with --year, twelve training months with the
+streaming model (model=gram_ridge) and the same model fitted in memory; with --decade, 120;
 `trip-duration monitor` of the 3M model on a third resampled month; on the real course months
 (2021-01, 2021-02) the course method, a from-scratch `dvc repro`, a
 no-op one, a params-only change and its undoing (restored from DVC's run-cache). Prints a
@@ -12,22 +15,27 @@ Progress goes to stderr, the report to stdout.
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 
 from bench.make_months import ROOT, build_months, cache_folder, mirror_dir, month_path
 from bench.measure import Measured, measure
-from bench.project import make_project, project_env, read_metrics, read_params, update_params
+from bench.project import make_project, project_env, read_metrics, read_params, sh, update_params
 from bench.report import Result, check_targets, format_cpu, format_table, format_targets
 
 COURSE_TRAIN, COURSE_VAL = "2021-01", "2021-02"
 # Resampled months carry an impossible year so they are never taken for real TLC months.
 BIG_TRAIN, BIG_VAL, BIG_NEXT = "2099-01", "2099-02", "2099-03"  # NEXT: a month to monitor
 YEAR_TRAIN = [f"2098-{month:02d}" for month in range(1, 13)]
+DECADE_TRAIN = [f"{year}-{month:02d}" for year in range(2080, 2090) for month in range(1, 13)]
+# The regressor that streams (conf/model/gram_ridge.yaml): the year and decade cases train it.
+STREAMING = {"name": "gram_ridge", "estimator": "trip_duration.linear.GramRidge", "alpha": 0.1}
 
 
 def log(message: str) -> None:
@@ -51,18 +59,41 @@ def rows_in(paths: list[Path]) -> int:
     return sum(pq.ParquetFile(path).metadata.num_rows for path in paths)
 
 
-def run_course(case: str, train: Path, val: Path) -> Result:
-    """The course method as one process, on one training and one validation file."""
+def run_course(case: str, train: Path, val: Path, course: Result | None = None) -> Result:
+    """The course method as one process, on one training and one validation file; vectorised
+    when `course` (the method as written, on the same files) is given."""
     log(f"running: {case}")
     command = [sys.executable, "-m", "bench.course", "--train", str(train), "--val", str(val)]
+    command += ["--vectorised"] if course else []
     measured = checked(measure(command, ROOT, project_env()), case)
     report = json.loads(measured.stdout.strip().splitlines()[-1])
     log(f"  {summary(measured)}; phases {report['seconds']}")
     rows = rows_in([train])
-    return Result(case, rows, measured.wall_s, measured.peak_mb, report["rmse"], cpu_s=measured.cpu_s)
+    return Result(case, rows, measured.wall_s, measured.peak_mb, report["rmse"], course, measured.cpu_s)
 
 
-def run_repro(case: str, project: Path, rows: int, course: Result | None) -> Result:
+def unrounded_rmse(project: Path) -> float:
+    """The validation RMSE from the project's predictions, unrounded (metrics.json keeps 4 digits)."""
+    predictions = pq.read_table(project / "predictions" / "val.parquet")
+    errors = predictions["predicted"].to_numpy() - predictions["duration"].to_numpy()
+    return float(np.sqrt(np.mean(errors**2)))
+
+
+def run_fit_memory(case: str, project: Path) -> Result:
+    """The project's model fitted in memory on its whole window (bench.fit_memory), as one process."""
+    log(f"running: {case}")
+    command = [sys.executable, "-m", "bench.fit_memory", str(project)]
+    measured = checked(measure(command, ROOT, project_env()), case)
+    report = json.loads(measured.stdout.strip().splitlines()[-1])
+    log(f"  {summary(measured)}; rmse {report['rmse']}")
+    return Result(
+        case, report["train_rows"], measured.wall_s, measured.peak_mb, report["rmse"], cpu_s=measured.cpu_s
+    )
+
+
+def run_repro(
+    case: str, project: Path, rows: int, course: Result | None, vectorised: Result | None = None
+) -> Result:
     """One whole `dvc repro` in `project`; the RMSE is read from its metrics file."""
     log(f"running: {case}")
     dvc = str(Path(sys.executable).parent / "dvc")
@@ -70,7 +101,7 @@ def run_repro(case: str, project: Path, rows: int, course: Result | None) -> Res
     ran = [line.split("'")[1] for line in measured.stdout.splitlines() if line.startswith("Running stage")]
     log(f"  {summary(measured)}; stages run: {ran}")
     rmse = read_metrics(project)["rmse"]
-    return Result(case, rows, measured.wall_s, measured.peak_mb, rmse, course, measured.cpu_s)
+    return Result(case, rows, measured.wall_s, measured.peak_mb, rmse, course, measured.cpu_s, vectorised)
 
 
 def run_monitor(case: str, project: Path, data_dir: Path, month: str) -> Result:
@@ -110,25 +141,36 @@ def size_label(rows: int) -> str:
     return f"{rows / 1e6:g}M" if rows >= 1_000_000 else f"{rows:,}-row"
 
 
-def big_cases(mirror: Path, workdir: Path, rows: int, seed: int, year: bool) -> dict[str, Result]:
+def big_cases(
+    mirror: Path, workdir: Path, rows: int, seed: int, year: bool, decade: bool
+) -> dict[str, Result]:
     folder = cache_folder(workdir, rows, seed)
     log(f"months: {folder} (built where missing)")
     train, val = build_months(mirror, folder, [BIG_TRAIN], [BIG_VAL], rows, seed)
     label = size_label(rows)
     course = run_course(f"course method, {label} month", train, val)
+    vectorised = run_course(f"course method, vectorised duration, {label} month", train, val, course)
     window = {"train_months": [BIG_TRAIN], "val_months": [BIG_VAL]}
     project = make_project(workdir / "projects" / "big", [train, val], window)
-    results = {"big_course": course}
-    results["big"] = run_repro(f"dvc repro from scratch, {label} month", project, rows, course)
+    results = {"big_course": course, "big_vectorised": vectorised}
+    results["big"] = run_repro(f"dvc repro from scratch, {label} month", project, rows, course, vectorised)
     build_months(mirror, folder, [], [BIG_NEXT], rows, seed)
     case = f"trip-duration monitor, one {label} month (drift on samples)"
     results["monitor"] = run_monitor(case, project, folder, BIG_NEXT)
-    if year:
-        *months, val = build_months(mirror, folder, YEAR_TRAIN, [BIG_VAL], rows, seed)
-        window = {"train_months": YEAR_TRAIN, "val_months": [BIG_VAL]}
-        project = make_project(workdir / "projects" / "year", [*months, val], window)
-        case = f"dvc repro from scratch, year (12 x {label})"
-        results["year"] = run_repro(case, project, rows_in(months), None)
+    for key, months, wanted in (("year", YEAR_TRAIN, year), ("decade", DECADE_TRAIN, decade)):
+        if not wanted:
+            continue
+        *files, val = build_months(mirror, folder, months, [BIG_VAL], rows, seed)
+        window = {"train_months": months, "val_months": [BIG_VAL]}
+        project = make_project(workdir / "projects" / key, [*files, val], window, link=True)
+        update_params(project, {"model": STREAMING})
+        sh("git", "commit", "-qam", "model: gram_ridge", cwd=project)
+        case = f"dvc repro from scratch, {key} ({len(months)} x {label}), streaming gram_ridge"
+        measured = run_repro(case, project, rows_in(files), None)
+        results[key] = dataclasses.replace(measured, rmse=unrounded_rmse(project))
+        if key == "year":
+            case = f"the same model fitted in memory, year ({len(months)} x {label})"
+            results["year_memory"] = run_fit_memory(case, project)
     return results
 
 
@@ -136,6 +178,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=3_000_000, help="rows per resampled month")
     parser.add_argument("--year", action="store_true", help="also a year of 12 resampled training months")
+    parser.add_argument("--decade", action="store_true", help="also 120 resampled training months (~9 GB)")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/nyc-bench"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--mirror", type=Path, default=None, help="TLC files (default: $TLC_MIRROR)")
@@ -146,8 +189,9 @@ def main(argv: list[str] | None = None) -> None:
 
     load_before = f"{os.getloadavg()[0]:.2f}"
     results = course_months_cases(mirror, workdir / "projects")
-    results.update(big_cases(mirror, workdir, args.rows, args.seed, args.year))
-    order = ["big_course", "big", "year", "monitor", "months_course", "months_repro", "months_noop"]
+    results.update(big_cases(mirror, workdir, args.rows, args.seed, args.year, args.decade))
+    order = ["big_course", "big_vectorised", "big", "year", "year_memory", "decade", "monitor"]
+    order += ["months_course", "months_repro", "months_noop"]
     order += ["months_params", "months_revert"]
     params = read_params(ROOT)
     print(f"\nrows per resampled month {args.rows:,}, seed {args.seed}, {os.cpu_count()} cores")

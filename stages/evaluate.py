@@ -126,6 +126,7 @@ def main(argv: list[str] | None = None) -> None:
         "train_rows": train_scores["train_rows"],
         "val_rows": scores["val_rows"],
         "features": train_scores["features"],
+        **{key: train_scores[key] for key in ("train_sampled_from",) if key in train_scores},
     }
 
     plots = Path(args.plots)

@@ -3,10 +3,13 @@
     python -m stages.prepare --data-dir data --train prepared/train.parquet \
         --val prepared/val.parquet
 
-Arrow and numpy only: months are read column-wise, filtered and written without a pandas copy.
+Arrow and numpy only: months are read column-wise, filtered and written without a pandas copy,
+one month at a time, so that memory holds one month whatever the window's length. Both files are
+moved into place together, only once both are whole.
 """
 
 import argparse
+from collections.abc import Iterable
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,9 +18,21 @@ import pyarrow.parquet as pq
 from trip_duration.errors import run
 from trip_duration.files import atomic_path
 from trip_duration.params import check_keys, read_section
-from trip_duration.trips import prepare, read_window
+from trip_duration.trips import iter_window, prepare, read_window
 
 __all__ = ["main", "prepare", "prepare_windows", "read_window"]
+
+# Row groups are the batches that a streaming fit reads (pyarrow's default size, written as such).
+ROW_GROUP_ROWS = 1 << 20
+SCHEMA = pa.schema(
+    [
+        ("pickup_datetime", pa.timestamp("us")),
+        ("PULocationID", pa.int16()),
+        ("DOLocationID", pa.int16()),
+        ("trip_distance", pa.float64()),
+        ("duration", pa.float64()),
+    ]
+)
 
 
 def prepare_windows(
@@ -38,6 +53,16 @@ def prepare_windows(
     return train, val
 
 
+def write_window(months: Iterable[pa.Table], path: Path) -> int:
+    """Write prepared months to one parquet file as they come; the rows written."""
+    rows = 0
+    with pq.ParquetWriter(path, SCHEMA) as writer:
+        for month in months:
+            writer.write_table(month, row_group_size=ROW_GROUP_ROWS)
+            rows += month.num_rows
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default="data")
@@ -48,11 +73,11 @@ def main(argv: list[str] | None = None) -> None:
 
     section = read_section(args.params, "data")
     check_keys(prepare_windows, {"data_dir": args.data_dir, **section}, "data", args.params)
-    train, val = prepare_windows(args.data_dir, **section)
-    for trips, path in ((train, args.train), (val, args.val)):
-        with atomic_path(path) as tmp:
-            pq.write_table(trips, tmp)
-    print(f"prepare: {train.num_rows:,} training trips, {val.num_rows:,} validation trips")
+    window = {key: section[key] for key in ("taxi", "min_minutes", "max_minutes", "drop_outside_month")}
+    with atomic_path(args.train) as train_tmp, atomic_path(args.val) as val_tmp:
+        train = write_window(iter_window(args.data_dir, months=section["train_months"], **window), train_tmp)
+        val = write_window(iter_window(args.data_dir, months=section["val_months"], **window), val_tmp)
+    print(f"prepare: {train:,} training trips, {val:,} validation trips")
 
 
 if __name__ == "__main__":

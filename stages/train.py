@@ -4,24 +4,58 @@
         --model models/trip-duration.joblib --predictions predictions/val.parquet \
         --scores predictions/train.json
 
-The model (trip_duration.model) takes raw trip columns and returns minutes. Once saved, it predicts
+The model (trip_duration.model) takes raw trip columns and returns minutes. A model that streams
+(GramRidge) reads the training trips one row group at a time, so memory does not grow with the
+window; any other reads them whole, or, past params.yaml's `training.max_rows`, a seeded sample
+(each trip kept with probability max_rows / window rows), which the scores report as
+`train_sampled_from`. Once saved, it predicts
 the validation trips from their raw columns, as any caller would, so that `evaluate` needs neither
 scikit-learn nor the model: this is the only stage that pays scikit-learn's start-up time.
 """
 
 import argparse
 import json
+from collections.abc import Iterator
 
 import joblib
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from sklearn.pipeline import Pipeline
 
 from trip_duration.errors import InputError, run
 from trip_duration.files import atomic_path, write_text
-from trip_duration.model import build_model, fit, input_columns
+from trip_duration.model import build_model, fit, fit_batches, input_columns, streams
 from trip_duration.params import read_section
+
+BATCH_ROWS = 1 << 20  # the row groups `prepare` writes
+
+
+def frames(path: str, columns: list[str], rows: int = BATCH_ROWS) -> Iterator[pd.DataFrame]:
+    """The training trips' columns and duration, `rows` at a time."""
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=rows, columns=[*columns, "duration"]):
+        yield batch.to_pandas()
+
+
+def batches(
+    path: str, columns: list[str], rows: int = BATCH_ROWS
+) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    """The training trips `rows` at a time, as (raw columns, duration)."""
+    for frame in frames(path, columns, rows):
+        yield frame[columns], frame["duration"].to_numpy()
+
+
+def fit_in_memory(model: Pipeline, path: str, columns: list[str], max_rows: int, seed: int) -> dict:
+    """Fit on all training trips, or on a seeded sample of about `max_rows` when there are more."""
+    window = pq.ParquetFile(path).metadata.num_rows
+    if window <= max_rows:
+        trips = pd.read_parquet(path, columns=[*columns, "duration"])
+        return fit(model, trips[columns], trips["duration"].to_numpy())
+    rng = np.random.default_rng(seed)
+    kept = [frame[rng.random(len(frame)) < max_rows / window] for frame in frames(path, columns)]
+    trips = pd.concat(kept, ignore_index=True)
+    return {**fit(model, trips[columns], trips["duration"].to_numpy()), "train_sampled_from": window}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -40,12 +74,14 @@ def main(argv: list[str] | None = None) -> None:
         columns = input_columns(features)
     except (TypeError, ValueError, KeyError) as error:
         raise InputError(args.params, f"model: {error}") from error
-    trips = pd.read_parquet(args.train, columns=[*columns, "duration"])
+    training = read_section(args.params, "training")
     try:
-        scores = fit(model, trips[columns], trips["duration"].to_numpy())
+        if streams(model):
+            scores = fit_batches(model, lambda: batches(args.train, columns))
+        else:
+            scores = fit_in_memory(model, args.train, columns, training["max_rows"], training["seed"])
     except ValueError as error:
         raise InputError(args.params, f"model: {error}") from error
-    del trips
 
     val = pd.read_parquet(args.val, columns=sorted({*columns, "pickup_datetime", "duration"}))
     predictions = pa.table(

@@ -1,5 +1,6 @@
 """Write outputs whole or not at all, and read YAML with one-line errors."""
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -12,18 +13,27 @@ from trip_duration.errors import InputError
 
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; move it into place only if the block succeeds."""
+    """Yield a temporary path beside `path`; move it into place only if the block succeeds.
+
+    On failure the folders made for it are removed again (when empty): nothing is left behind.
+    """
     path = Path(path)
+    made = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    done = False
     try:
         yield Path(tmp)
         os.chmod(tmp, 0o644)  # mkstemp makes it owner-only
         os.replace(tmp, path)
+        done = True
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+        for folder in made if not done else ():
+            with contextlib.suppress(OSError):  # not empty: another output is in it
+                folder.rmdir()
 
 
 def write_atomic(path: str | Path, write: Callable[[Path], object]) -> None:

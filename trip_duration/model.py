@@ -4,19 +4,21 @@
         zone_pair     FunctionTransformer(zone_pair) -> OneHotEncoder | TargetEncoder
         ...           one such pair per categorical feature
         trip_distance SimpleImputer(median)
-    regressor: any scikit-learn regressor, by dotted path
+    regressor: any scikit-learn regressor, by dotted path, or trip_duration.linear.GramRidge
 
-Only stock transformers: the file names no class of this project, only the functions of
-trip_duration.features that derive columns, so it unpickles wherever this package is installed.
+Only stock transformers: the file names no class of this project but GramRidge when chosen, and
+the functions of trip_duration.features that derive columns, so it unpickles wherever this
+package is installed. A GramRidge model fits batch by batch (`fit_batches`); others in memory.
 """
 
 import importlib
 import inspect
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import RegressorMixin, is_regressor
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
@@ -26,7 +28,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, TargetEnco
 from sklearn.utils import get_tags
 
 from trip_duration import metrics
-from trip_duration.features import DERIVE, INPUTS, check_features, feature_name, raw_columns
+from trip_duration.features import DERIVE, INPUTS, NUMERIC, check_features, feature_name, raw_columns
 
 
 def make_regressor(name: str, estimator: str, **hyperparameters: Any) -> RegressorMixin:
@@ -61,8 +63,20 @@ def make_features(
             folds = KFold(n_splits=5, shuffle=True, random_state=seed)
             encoder = TargetEncoder(target_type="continuous", cv=folds)
         steps.append((feature, make_pipeline(derive, encoder), list(INPUTS[feature])))
-    steps += [(feature, SimpleImputer(strategy="median"), [feature]) for feature in numeric]
+    for feature in numeric:
+        imputer = SimpleImputer(strategy="median")
+        if encoding == "onehot":  # a CSR column: ColumnTransformer then joins CSR blocks without COO copies
+            to_csr = FunctionTransformer(sp.csr_matrix, accept_sparse=True, feature_names_out="one-to-one")
+            steps.append((feature, make_pipeline(imputer, to_csr), [feature]))
+        else:
+            steps.append((feature, imputer, [feature]))
     return ColumnTransformer(steps, sparse_threshold=1.0 if encoding == "onehot" else 0.0)
+
+
+def imputer(features: ColumnTransformer, name: str) -> SimpleImputer:
+    """The fitted imputer of numeric feature `name` (first step of its pipeline, for one-hot)."""
+    step = features.named_transformers_[name]
+    return step[0] if isinstance(step, Pipeline) else step
 
 
 def build_model(features: dict[str, Any], model: dict[str, Any]) -> Pipeline:
@@ -94,6 +108,76 @@ def fit(model: Pipeline, trips: Any, duration: np.ndarray) -> dict[str, float | 
         "train_rmse": metrics.rmse(duration, regressor.predict(matrix)),
         "train_rows": len(duration),
         "features": int(matrix.shape[1]),
+    }
+
+
+Batches = Callable[[], Iterable[tuple[Any, np.ndarray]]]
+
+
+def streams(model: Pipeline) -> bool:
+    """Whether the model fits batch by batch to the model a fit on all rows gives: a GramRidge on
+    one-hot (or no) categorical features. Target encoding cross-fits on all rows, so it cannot."""
+    from trip_duration.linear import GramRidge
+
+    encoders = [step[-1] for name, step, _ in model[0].transformers if name not in NUMERIC]
+    return isinstance(model[-1], GramRidge) and all(isinstance(e, OneHotEncoder) for e in encoders)
+
+
+def _add_counts(
+    old: tuple[np.ndarray, np.ndarray], new: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two (values, counts) tallies as one."""
+    values, inverse = np.unique(np.concatenate([old[0], new[0]]), return_inverse=True)
+    return values, np.bincount(inverse, np.concatenate([old[1], new[1]])).astype(np.int64)
+
+
+def _median(values: np.ndarray, counts: np.ndarray) -> float:
+    """The median (as numpy's, the mean of the middle two for an even count) of counted values."""
+    total = int(counts.sum())
+    if total == 0:
+        raise ValueError("a numeric feature has no value in the training window")
+    ends = np.cumsum(counts)
+    middle = [values[np.searchsorted(ends, rank, side="right")] for rank in {(total - 1) // 2, total // 2}]
+    return float(np.mean(middle))
+
+
+def fit_batches(model: Pipeline, batches: Batches) -> dict[str, float | int]:
+    """Fit a model that `streams` in place from `batches()` (an iterable of (trips, duration) that
+    can be read twice), holding one batch at a time; return its scores on the training trips.
+
+    The first pass collects what the features learn from all rows: each one-hot encoder's
+    categories and each imputer's median (exact, from counted values). The second adds every
+    batch's encoded rows to the regressor. The result is the model `fit` gives on all rows.
+    """
+    features, regressor = model[0], model[-1]
+    categories: dict[str, np.ndarray] = {}
+    counted: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    first = None
+    for trips, duration in batches():
+        first = first or (trips, duration)
+        for name, step, columns in features.transformers:
+            if name not in NUMERIC:  # derive, then encode
+                codes = np.unique(step[0].func(trips))
+                categories[name] = np.union1d(categories[name], codes) if name in categories else codes
+            else:
+                column = np.asarray(trips[columns[0]], dtype=np.float64)
+                found = np.unique(column[~np.isnan(column)], return_counts=True)
+                counted[name] = _add_counts(counted[name], found) if name in counted else found
+    if first is None:
+        raise ValueError("the training window has no trips")
+    for name, step, _ in features.transformers:
+        if name not in NUMERIC:
+            step[-1].set_params(categories=[categories[name]])
+    features.fit(*first)
+    for name, tally in counted.items():  # the fitted copies, which ColumnTransformer keeps apart
+        imputer(features, name).statistics_ = np.array([_median(*tally)])
+    for trips, duration in batches():
+        regressor.partial_fit(features.transform(trips), duration)
+    regressor.solve()
+    return {
+        "train_rmse": regressor.train_rmse_,
+        "train_rows": regressor.n_samples_seen_,
+        "features": int(regressor.gram_.shape[0]),
     }
 
 

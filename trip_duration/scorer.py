@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, Ridge
@@ -20,9 +21,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
 
 from trip_duration.features import DERIVE
+from trip_duration.linear import GramRidge
 
 Scorer = Callable[[Mapping[str, np.ndarray]], np.ndarray]
-LINEAR = (LinearRegression, Ridge, Lasso, ElasticNet)  # predict: sparse X @ coef_ + intercept_
+LINEAR = (LinearRegression, Ridge, Lasso, ElasticNet, GramRidge)  # predict: sparse X @ coef_ + intercept_
 
 
 def linear_scorer(model: Any) -> Scorer | None:
@@ -109,7 +111,15 @@ def _onehot_term(
 def _imputed_term(
     transformer: Any, columns: Any, coef: np.ndarray
 ) -> Callable[[Mapping[str, np.ndarray]], np.ndarray] | None:
-    """SimpleImputer over one numeric column: the value, or the fitted statistic where it is missing."""
+    """SimpleImputer over one numeric column (alone, or then made a CSR column, as for one-hot
+    features): the value, or the fitted statistic where it is missing."""
+    if (
+        isinstance(transformer, Pipeline)
+        and len(transformer.steps) == 2
+        and isinstance(transformer[-1], FunctionTransformer)
+        and transformer[-1].func is sp.csr_matrix
+    ):
+        transformer = transformer[0]
     if not (
         isinstance(transformer, SimpleImputer)
         and not transformer.add_indicator

@@ -4,6 +4,7 @@ Arrow and numpy only: months are read column-wise, filtered and kept without a p
 Used by the `prepare` stage and by every tool that scores a month as the model was validated.
 """
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,26 @@ def prepare(trips: pa.Table, min_minutes: float, max_minutes: float, month: str 
     return prepared.take(from_numpy(np.flatnonzero(keep))).select(PREPARED_COLUMNS)
 
 
+def iter_window(
+    data_dir: str | Path,
+    taxi: str,
+    months: list[str],
+    min_minutes: float,
+    max_minutes: float,
+    drop_outside_month: bool,
+) -> Iterator[pa.Table]:
+    """Each month of a window, prepared, one at a time; a month that keeps no trip is an error
+    naming its file."""
+    if not months:
+        raise InputError("params.yaml", "a data window lists no months")
+    for month in months:
+        path = month_file(data_dir, taxi, month)
+        part = prepare(read_trips(path), min_minutes, max_minutes, month if drop_outside_month else None)
+        if part.num_rows == 0:
+            raise InputError(path, f"keeps no trips after filtering to {min_minutes}..{max_minutes} minutes")
+        yield part
+
+
 def read_window(
     data_dir: str | Path,
     taxi: str,
@@ -42,17 +63,9 @@ def read_window(
     max_minutes: float,
     drop_outside_month: bool,
 ) -> pa.Table:
-    """Prepare every month of a window; a month that keeps no trip is an error naming its file."""
-    if not months:
-        raise InputError("params.yaml", "a data window lists no months")
-    parts = []
-    for month in months:
-        path = month_file(data_dir, taxi, month)
-        part = prepare(read_trips(path), min_minutes, max_minutes, month if drop_outside_month else None)
-        if part.num_rows == 0:
-            raise InputError(path, f"keeps no trips after filtering to {min_minutes}..{max_minutes} minutes")
-        parts.append(part)
-    return pa.concat_tables(parts)
+    """Every month of a window, prepared, in one table."""
+    cleaning = dict(min_minutes=min_minutes, max_minutes=max_minutes, drop_outside_month=drop_outside_month)
+    return pa.concat_tables(iter_window(data_dir, taxi, months, **cleaning))
 
 
 def clean_month(raw: pa.Table, path: Path, month: str, data: dict) -> pa.Table:

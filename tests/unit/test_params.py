@@ -100,6 +100,7 @@ def test_sources_merge_to_what_hydra_composes(data: str, features: str, model: s
         f"data/{data}.yaml",
         f"features/{features}.yaml",
         f"model/{model}.yaml",
+        "training/default.yaml",
         "evaluate/default.yaml",
         "report/default.yaml",
         "monitor/default.yaml",
@@ -428,7 +429,7 @@ def test_bad_yaml_and_missing_files_are_one_line_errors(project: Path, cli: Cli)
     assert (code, out) == (1, "")
     assert err == (
         f"error: {conf}: In 'config': Could not find 'model/nothere' Available options in 'model':"
-        f" hgb lasso linear ridge Config search path: provider=hydra, path=pkg://hydra.conf"
+        f" gram_ridge hgb lasso linear ridge Config search path: provider=hydra, path=pkg://hydra.conf"
         f" provider=main, path=file://{conf} provider=schema, path=structured://\n"
     )
     groups = ["data: course", "features: course", "model: linear", "evaluate: default", "report: default"]

@@ -36,6 +36,7 @@ MODELS = {
     "no intercept": {"estimator": "sklearn.linear_model.LinearRegression", "fit_intercept": False},
     "ridge": {"estimator": "sklearn.linear_model.Ridge", "alpha": 1.0},
     "lasso": {"estimator": "sklearn.linear_model.Lasso", "alpha": 0.001, "max_iter": 5000},
+    "gram_ridge": {"estimator": "trip_duration.linear.GramRidge", "alpha": 0.1},
 }
 
 
