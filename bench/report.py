@@ -19,6 +19,16 @@ class Result:
 
 
 @dataclass(frozen=True)
+class StageTime:
+    """One stage's command run again on its own: its whole wall time, and the part of it that is
+    the interpreter's start-up and the module's imports (`python -c "import stages.NAME"`)."""
+
+    stage: str
+    wall_s: float
+    startup_s: float
+
+
+@dataclass(frozen=True)
 class Target:
     name: str
     measured: str
@@ -61,6 +71,27 @@ def format_table(results: list[Result]) -> str:
 def format_cpu(results: list[Result]) -> str:
     """CPU seconds per case, for reading wall times taken on a busy machine."""
     return "\n".join(f"- {r.case}: {r.cpu_s:.1f} CPU s" for r in results if r.cpu_s is not None)
+
+
+def format_breakdown(repro: Result, stages: list[StageTime], budget_s: float | None) -> str:
+    """Where a from-scratch `dvc repro`'s wall time goes: DVC itself (the repro's wall time less its
+    stages' commands, timed alone), and each stage's start-up and work; beside the 5x target's
+    budget (the vectorised course method's wall time / 5) when there is one."""
+    dvc = repro.wall_s - sum(stage.wall_s for stage in stages)
+    lines = [f"Where the {repro.case}'s {repro.wall_s:.2f} s go (each stage's command timed alone):", ""]
+    lines += ["| part | wall s |", "|---|---:|", f"| DVC itself (the rest of the repro) | {dvc:.2f} |"]
+    for stage in stages:
+        lines.append(f"| {stage.stage}: start-up and imports | {stage.startup_s:.2f} |")
+        lines.append(f"| {stage.stage}: work | {stage.wall_s - stage.startup_s:.2f} |")
+    if budget_s is not None:
+        fixed = dvc + sum(stage.startup_s for stage in stages)
+        lines.append("")
+        lines.append(
+            f"DVC and the stages' start-ups: {fixed:.2f} s of the 5x target's {budget_s:.2f} s,"
+            f" leaving {budget_s - fixed:.2f} s for the work, which took"
+            f" {sum(stage.wall_s - stage.startup_s for stage in stages):.2f} s"
+        )
+    return "\n".join(lines)
 
 
 def check_targets(results: Mapping[str, Result], big_label: str = "3M") -> list[Target]:

@@ -10,7 +10,8 @@ streaming model (model=gram_ridge) and the same model fitted in memory; with --d
 `trip-duration monitor` of the 3M model on a third resampled month; on the real course months
 (2021-01, 2021-02) the course method, a from-scratch `dvc repro`, a
 no-op one, a params-only change and its undoing (restored from DVC's run-cache). Prints a
-markdown table and PASS/FAIL per target; exits non-zero on a FAIL only with --strict.
+markdown table, where the big repro's time goes (each stage's command timed again alone, its
+start-up apart) and PASS/FAIL per target; exits non-zero on a FAIL only with --strict.
 Progress goes to stderr, the report to stdout.
 """
 
@@ -18,22 +19,33 @@ import argparse
 import dataclasses
 import json
 import os
+import statistics
 import sys
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
+import yaml
 
 from bench.make_months import ROOT, build_months, cache_folder, mirror_dir, month_path
 from bench.measure import Measured, measure
 from bench.project import make_project, project_env, read_metrics, read_params, sh, update_params
-from bench.report import Result, check_targets, format_cpu, format_table, format_targets
+from bench.report import (
+    Result,
+    StageTime,
+    check_targets,
+    format_breakdown,
+    format_cpu,
+    format_table,
+    format_targets,
+)
 
 COURSE_TRAIN, COURSE_VAL = "2021-01", "2021-02"
 # Resampled months carry an impossible year so they are never taken for real TLC months.
 BIG_TRAIN, BIG_VAL, BIG_NEXT = "2099-01", "2099-02", "2099-03"  # NEXT: a month to monitor
 YEAR_TRAIN = [f"2098-{month:02d}" for month in range(1, 13)]
 DECADE_TRAIN = [f"{year}-{month:02d}" for year in range(2080, 2090) for month in range(1, 13)]
+STARTUP_RUNS = 3  # imports timed per stage, the median kept
 # The regressor that streams (conf/model/gram_ridge.yaml): the year and decade cases train it.
 STREAMING = {"name": "gram_ridge", "estimator": "trip_duration.linear.GramRidge", "alpha": 0.1}
 
@@ -79,16 +91,15 @@ def unrounded_rmse(project: Path) -> float:
     return float(np.sqrt(np.mean(errors**2)))
 
 
-def run_fit_memory(case: str, project: Path) -> Result:
-    """The project's model fitted in memory on its whole window (bench.fit_memory), as one process."""
+def run_fit_memory(case: str, project: Path, rows: int) -> Result:
+    """The project's model fitted in memory on its whole window (bench.fit_memory), as one process;
+    `rows`: the window's raw rows, as the streaming case counts them."""
     log(f"running: {case}")
     command = [sys.executable, "-m", "bench.fit_memory", str(project)]
     measured = checked(measure(command, ROOT, project_env()), case)
     report = json.loads(measured.stdout.strip().splitlines()[-1])
-    log(f"  {summary(measured)}; rmse {report['rmse']}")
-    return Result(
-        case, report["train_rows"], measured.wall_s, measured.peak_mb, report["rmse"], cpu_s=measured.cpu_s
-    )
+    log(f"  {summary(measured)}; rmse {report['rmse']}, {report['train_rows']:,} training trips")
+    return Result(case, rows, measured.wall_s, measured.peak_mb, report["rmse"], cpu_s=measured.cpu_s)
 
 
 def run_repro(
@@ -102,6 +113,26 @@ def run_repro(
     log(f"  {summary(measured)}; stages run: {ran}")
     rmse = read_metrics(project)["rmse"]
     return Result(case, rows, measured.wall_s, measured.peak_mb, rmse, course, measured.cpu_s, vectorised)
+
+
+def stage_times(project: Path) -> list[StageTime]:
+    """Each stage of the project's last `dvc repro`, in dvc.yaml's order: its command (from
+    dvc.lock) run again alone, and its module's imports in a fresh interpreter (the median of
+    STARTUP_RUNS)."""
+    stages = yaml.safe_load((project / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+    commands = yaml.safe_load((project / "dvc.lock").read_text(encoding="utf-8"))["stages"]
+    times = []
+    for name in stages:
+        command = commands[name]["cmd"]
+        module = command.split()[2]  # python -m stages.NAME ...
+        wall = checked(measure(["/bin/sh", "-c", command], project, project_env()), command).wall_s
+        imports = [sys.executable, "-c", f"import {module}"]
+        startup = statistics.median(
+            checked(measure(imports, project, project_env()), module).wall_s for _ in range(STARTUP_RUNS)
+        )
+        times.append(StageTime(name, wall, startup))
+    log(f"  stages alone: {[(t.stage, round(t.wall_s, 2), round(t.startup_s, 2)) for t in times]}")
+    return times
 
 
 def run_monitor(case: str, project: Path, data_dir: Path, month: str) -> Result:
@@ -143,7 +174,9 @@ def size_label(rows: int) -> str:
 
 def big_cases(
     mirror: Path, workdir: Path, rows: int, seed: int, year: bool, decade: bool
-) -> dict[str, Result]:
+) -> tuple[dict[str, Result], list[StageTime]]:
+    """The cases on resampled months, and the big repro's stages timed alone (right after it, on
+    the same warm files)."""
     folder = cache_folder(workdir, rows, seed)
     log(f"months: {folder} (built where missing)")
     train, val = build_months(mirror, folder, [BIG_TRAIN], [BIG_VAL], rows, seed)
@@ -154,6 +187,7 @@ def big_cases(
     project = make_project(workdir / "projects" / "big", [train, val], window)
     results = {"big_course": course, "big_vectorised": vectorised}
     results["big"] = run_repro(f"dvc repro from scratch, {label} month", project, rows, course, vectorised)
+    breakdown = stage_times(project)
     build_months(mirror, folder, [], [BIG_NEXT], rows, seed)
     case = f"trip-duration monitor, one {label} month (drift on samples)"
     results["monitor"] = run_monitor(case, project, folder, BIG_NEXT)
@@ -170,8 +204,8 @@ def big_cases(
         results[key] = dataclasses.replace(measured, rmse=unrounded_rmse(project))
         if key == "year":
             case = f"the same model fitted in memory, year ({len(months)} x {label})"
-            results["year_memory"] = run_fit_memory(case, project)
-    return results
+            results["year_memory"] = run_fit_memory(case, project, rows_in(files))
+    return results, breakdown
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -189,7 +223,8 @@ def main(argv: list[str] | None = None) -> None:
 
     load_before = f"{os.getloadavg()[0]:.2f}"
     results = course_months_cases(mirror, workdir / "projects")
-    results.update(big_cases(mirror, workdir, args.rows, args.seed, args.year, args.decade))
+    big, breakdown = big_cases(mirror, workdir, args.rows, args.seed, args.year, args.decade)
+    results.update(big)
     order = ["big_course", "big_vectorised", "big", "year", "year_memory", "decade", "monitor"]
     order += ["months_course", "months_repro", "months_noop"]
     order += ["months_params", "months_revert"]
@@ -201,6 +236,8 @@ def main(argv: list[str] | None = None) -> None:
     print(format_table(table))
     print("\nCPU seconds (user + system of each process tree):")
     print(format_cpu(table))
+    print()
+    print(format_breakdown(results["big"], breakdown, results["big_vectorised"].wall_s / 5))
     targets = check_targets(results, size_label(args.rows))
     print()
     print(format_targets(targets))

@@ -18,21 +18,12 @@ import pyarrow.parquet as pq
 from trip_duration.errors import run
 from trip_duration.files import atomic_path
 from trip_duration.params import check_keys, read_section
-from trip_duration.trips import iter_window, prepare, read_window
+from trip_duration.trips import cleaning, iter_window, prepare, read_window
 
 __all__ = ["main", "prepare", "prepare_windows", "read_window"]
 
 # Row groups are the batches that a streaming fit reads (pyarrow's default size, written as such).
 ROW_GROUP_ROWS = 1 << 20
-SCHEMA = pa.schema(
-    [
-        ("pickup_datetime", pa.timestamp("us")),
-        ("PULocationID", pa.int16()),
-        ("DOLocationID", pa.int16()),
-        ("trip_distance", pa.float64()),
-        ("duration", pa.float64()),
-    ]
-)
 
 
 def prepare_windows(
@@ -47,19 +38,24 @@ def prepare_windows(
 ) -> tuple[pa.Table, pa.Table]:
     """The training and validation trips described by params.yaml's `data` section."""
     del name  # names the configuration in params.yaml and `dvc exp show` only
-    cleaning = dict(min_minutes=min_minutes, max_minutes=max_minutes, drop_outside_month=drop_outside_month)
-    train = read_window(data_dir, taxi, train_months, **cleaning)
-    val = read_window(data_dir, taxi, val_months, **cleaning)
+    rules = dict(min_minutes=min_minutes, max_minutes=max_minutes, drop_outside_month=drop_outside_month)
+    train = read_window(data_dir, taxi, train_months, **rules)
+    val = read_window(data_dir, taxi, val_months, **rules)
     return train, val
 
 
 def write_window(months: Iterable[pa.Table], path: Path) -> int:
-    """Write prepared months to one parquet file as they come; the rows written."""
-    rows = 0
-    with pq.ParquetWriter(path, SCHEMA) as writer:
+    """Write prepared months to one parquet file as they come, on the first month's schema; the
+    rows written."""
+    rows, writer = 0, None
+    try:
         for month in months:
+            writer = writer or pq.ParquetWriter(path, month.schema)
             writer.write_table(month, row_group_size=ROW_GROUP_ROWS)
             rows += month.num_rows
+    finally:
+        if writer is not None:
+            writer.close()
     return rows
 
 
@@ -73,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
 
     section = read_section(args.params, "data")
     check_keys(prepare_windows, {"data_dir": args.data_dir, **section}, "data", args.params)
-    window = {key: section[key] for key in ("taxi", "min_minutes", "max_minutes", "drop_outside_month")}
+    window = {"taxi": section["taxi"], **cleaning(section)}
     with atomic_path(args.train) as train_tmp, atomic_path(args.val) as val_tmp:
         train = write_window(iter_window(args.data_dir, months=section["train_months"], **window), train_tmp)
         val = write_window(iter_window(args.data_dir, months=section["val_months"], **window), val_tmp)

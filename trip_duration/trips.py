@@ -4,8 +4,9 @@ Arrow and numpy only: months are read column-wise, filtered and kept without a p
 Used by the `prepare` stage and by every tool that scores a month as the model was validated.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -15,6 +16,12 @@ from trip_duration.tlc import from_numpy, month_file, read_trips, to_numpy
 
 NAT = np.iinfo(np.int64).min  # a missing pickup or dropoff time, as to_numpy gives it
 PREPARED_COLUMNS = ["pickup_datetime", "PULocationID", "DOLocationID", "trip_distance", "duration"]
+CLEANING = ("min_minutes", "max_minutes", "drop_outside_month")  # params.yaml `data` keys that clean
+
+
+def cleaning(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The cleaning keys of params.yaml's `data` section, as iter_window and read_window take them."""
+    return {key: data[key] for key in CLEANING}
 
 
 def _micros(column: pa.ChunkedArray) -> np.ndarray:
@@ -55,16 +62,8 @@ def iter_window(
         yield part
 
 
-def read_window(
-    data_dir: str | Path,
-    taxi: str,
-    months: list[str],
-    min_minutes: float,
-    max_minutes: float,
-    drop_outside_month: bool,
-) -> pa.Table:
-    """Every month of a window, prepared, in one table."""
-    cleaning = dict(min_minutes=min_minutes, max_minutes=max_minutes, drop_outside_month=drop_outside_month)
+def read_window(data_dir: str | Path, taxi: str, months: list[str], **cleaning: Any) -> pa.Table:
+    """Every month of a window, prepared, in one table (`cleaning` as iter_window takes it)."""
     return pa.concat_tables(iter_window(data_dir, taxi, months, **cleaning))
 
 

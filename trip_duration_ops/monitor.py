@@ -33,7 +33,7 @@ from trip_duration import monitoring, registry
 from trip_duration.errors import InputError
 from trip_duration.files import atomic_path, read_yaml, write_text
 from trip_duration.params import read_section
-from trip_duration.trips import read_window
+from trip_duration.trips import cleaning, read_window
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -58,14 +58,7 @@ def scored_months(
     model: Any, data: dict[str, Any], data_dir: Path, months: list[str]
 ) -> tuple["pd.DataFrame", np.ndarray]:
     """The months' trips, read from data_dir and cleaned as `data` says, and the model's predictions."""
-    trips = read_window(
-        data_dir,
-        data["taxi"],
-        months,
-        data["min_minutes"],
-        data["max_minutes"],
-        data["drop_outside_month"],
-    ).to_pandas()
+    trips = read_window(data_dir, data["taxi"], months, **cleaning(data)).to_pandas()
     return trips, np.asarray(model.predict(trips), np.float64)
 
 

@@ -16,14 +16,19 @@ from conftest import ROOT, env, make_project, sh
 
 from bench.course import run_course
 from bench.make_months import SOURCE_MONTHS, build_months, month_path
+from bench.project import make_project as bench_project
 
 ROWS = 20_000
 BIG, SMALL = "20,000", "76,518"  # rows of a resampled month; of 2021-01, the course's training month
 MONITOR_RMSE = "7.4265"  # the 20,000-row model on a third resampled month (seed 0), cleaned
+YEAR, DECADE = "12 x 20,000-row", "120 x 20,000-row"
 CASES = [  # case, rows, val RMSE (seed 0 for the resampled months)
     ("course method, 20,000-row month", BIG, "7.4218"),
     ("course method, vectorised duration, 20,000-row month", BIG, "7.4218"),
     ("dvc repro from scratch, 20,000-row month", BIG, "7.4218"),
+    (f"dvc repro from scratch, year ({YEAR}), streaming gram_ridge", "240,000", "6.6012"),
+    (f"the same model fitted in memory, year ({YEAR})", "240,000", "6.6012"),
+    (f"dvc repro from scratch, decade ({DECADE}), streaming gram_ridge", "2,400,000", "6.4276"),
     ("trip-duration monitor, one 20,000-row month (drift on samples)", BIG, MONITOR_RMSE),
     ("course method, 2021-01 / 2021-02", SMALL, "7.7587"),
     ("dvc repro from scratch, course months", SMALL, "7.7587"),
@@ -31,14 +36,21 @@ CASES = [  # case, rows, val RMSE (seed 0 for the resampled months)
     ("params-only change (fit_intercept false)", SMALL, "13.9713"),
     ("params change back (run-cache)", SMALL, "7.7587"),
 ]
+COURSE, VECTORISED, REPRO, STREAMED, IN_MEMORY, TEN_YEARS, MONITOR, MONTHS_COURSE = (
+    c for c, _, _ in CASES[:8]
+)
+NO_BASELINE = {COURSE, STREAMED, IN_MEMORY, TEN_YEARS, MONITOR, MONTHS_COURSE}
+ALL_STAGES = "['prepare', 'train', 'evaluate', 'monitor']"
 # The stages each `dvc repro` ran, in the order run: changing the parameter back restores `train`
 # from DVC's run-cache, so only `evaluate` and `monitor` (whose outputs are not cached) run again.
 STAGES_RUN = [
-    ("dvc repro from scratch, course months", "['prepare', 'train', 'evaluate', 'monitor']"),
+    ("dvc repro from scratch, course months", ALL_STAGES),
     ("no-op dvc repro, course months", "[]"),
     ("params-only change (fit_intercept false)", "['train', 'evaluate', 'monitor']"),
     ("params change back (run-cache)", "['evaluate', 'monitor']"),
-    ("dvc repro from scratch, 20,000-row month", "['prepare', 'train', 'evaluate', 'monitor']"),
+    (REPRO, ALL_STAGES),
+    (STREAMED, ALL_STAGES),
+    (TEN_YEARS, ALL_STAGES),
 ]
 
 
@@ -58,6 +70,18 @@ def test_built_months_are_tlc_files_and_are_cached(mirror: Path, tmp_path: Path)
     assert train.stat().st_mtime_ns == stamp
 
 
+def test_a_linked_project_holds_one_copy_of_its_months_and_outputs(mirror: Path, tmp_path: Path) -> None:
+    """The year's and decade's projects (`link`): DVC's cache hard-links the months and the
+    stages' outputs instead of copying them."""
+    months = build_months(mirror, tmp_path / "months", ["2099-01"], ["2099-02"], rows=5_000, seed=0)
+    window = {"train_months": ["2099-01"], "val_months": ["2099-02"]}
+    project = bench_project(tmp_path / "project", months, window, link=True)
+    sh("dvc", "repro", "prepare", cwd=project)
+    cache = {path.stat().st_ino for path in (project / ".dvc" / "cache").rglob("*") if path.is_file()}
+    linked = [*(project / "data").iterdir(), project / "prepared" / "train.parquet"]
+    assert all(path.stat().st_ino in cache and path.stat().st_nlink >= 2 for path in linked)
+
+
 def test_course_method_gives_the_course_result(mirror: Path) -> None:
     report = run_course(month_path(mirror, "2021-01"), month_path(mirror, "2021-02"))
     assert (report["train_rows"], report["val_rows"], report["features"]) == (73_908, 61_921, 13_221)
@@ -74,31 +98,40 @@ def verdict(passed: bool) -> str:
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess:
-    """`python -m bench.run --rows 20000`: every case, on small resampled months and the course months."""
+    """`python -m bench.run --rows 20000 --year --decade`: every case, on small resampled months and
+    the course months."""
     workdir = tmp_path_factory.mktemp("bench")
-    command = [sys.executable, "-m", "bench.run", "--rows", str(ROWS), "--workdir", str(workdir)]
+    command = [sys.executable, "-m", "bench.run", "--rows", str(ROWS), "--year", "--decade"]
+    command += ["--workdir", str(workdir)]
     done = subprocess.run(command, cwd=ROOT, env=env(), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     return done
 
 
+def table_rows(lines: list[str], header: str) -> list[list[str]]:
+    """The cells of the markdown table that starts at `header`, to its first blank line."""
+    start = lines.index(header)
+    end = lines.index("", start)
+    assert lines[start + 1].startswith("|---"), lines[start + 1]
+    return [cells(line) for line in lines[start + 2 : end]]
+
+
+CASE_HEADER = "| case | rows | wall s | peak RSS MB | val RMSE | speed-up vs course | memory ratio |"
+
+
 def test_the_table_has_every_case_with_its_rows_and_rmse(tiny: subprocess.CompletedProcess) -> None:
     lines = tiny.stdout.splitlines()
     assert lines[1] == f"rows per resampled month {ROWS:,}, seed 0, {os.cpu_count()} cores"
-    table = [line for line in lines if line.startswith("|")]
-    assert table[:2] == [
-        "| case | rows | wall s | peak RSS MB | val RMSE | speed-up vs course | memory ratio |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    rows = [cells(line) for line in table[2:]]
+    assert lines[lines.index(CASE_HEADER) + 1] == "|---|---:|---:|---:|---:|---:|---:|"
+    rows = table_rows(lines, CASE_HEADER)
     assert [(row[0], row[1], row[4]) for row in rows] == CASES
     by_case = {row[0]: row for row in rows}
     for row in rows:
         assert re.fullmatch(r"\d+\.\d\d", row[2]) and re.fullmatch(r"[\d,]+", row[3]), row
-        baseline = by_case[CASES[0][0] if row[1] == BIG else CASES[4][0]]  # the course method, same months
-        if row[0] in (CASES[0][0], CASES[4][0]) or row[0].startswith("trip-duration monitor"):  # no baseline
+        if row[0] in NO_BASELINE:
             assert row[5:] == ["—", "—"]
             continue
+        baseline = by_case[COURSE if row[1] == BIG else MONTHS_COURSE]  # the course method, same months
         speed_up, memory = (float(cell.removesuffix("x")) for cell in row[5:])
         assert speed_up == pytest.approx(float(baseline[2]) / float(row[2]), abs=0.01 + 0.01 * speed_up)
         ratio = float(row[3].replace(",", "")) / float(baseline[3].replace(",", ""))
@@ -106,6 +139,34 @@ def test_the_table_has_every_case_with_its_rows_and_rmse(tiny: subprocess.Comple
     cpu = lines[lines.index("CPU seconds (user + system of each process tree):") + 1 :][: len(CASES)]
     assert [line.rsplit(": ", 1)[0] for line in cpu] == [f"- {case}" for case, _, _ in CASES]
     assert all(re.fullmatch(r"\d+\.\d CPU s", line.rsplit(": ", 1)[1]) for line in cpu), cpu
+
+
+def test_the_breakdown_splits_the_repro_into_dvc_and_each_stage(tiny: subprocess.CompletedProcess) -> None:
+    lines = tiny.stdout.splitlines()
+    by_case = {row[0]: row for row in table_rows(lines, CASE_HEADER)}
+    repro_s = by_case[REPRO][2]
+    title = f"Where the {REPRO}'s {repro_s} s go (each stage's command timed alone):"
+    parts = table_rows(lines, "| part | wall s |")
+    assert lines[lines.index(title) + 2] == "| part | wall s |"
+    stages = ["prepare", "train", "evaluate", "monitor"]
+    names = [f"{stage}: {part}" for stage in stages for part in ("start-up and imports", "work")]
+    assert [name for name, _ in parts] == ["DVC itself (the rest of the repro)", *names]
+    seconds = {name: float(value) for name, value in parts}
+    assert all(seconds[f"{stage}: start-up and imports"] > 0 for stage in stages)
+    assert sum(seconds.values()) == pytest.approx(float(repro_s), abs=0.05)  # each part rounded
+    fixed = seconds["DVC itself (the rest of the repro)"] + sum(seconds[n] for n in names[::2])
+    work = sum(seconds[n] for n in names[1::2])
+    budget = float(by_case[VECTORISED][2]) / 5
+    summary = lines[lines.index("| monitor: work | " + parts[-1][1] + " |") + 2]
+    found = re.fullmatch(
+        r"DVC and the stages' start-ups: (\S+) s of the 5x target's (\S+) s, leaving (\S+) s for the"
+        r" work, which took (\S+) s",
+        summary,
+    )
+    assert found, summary
+    assert [float(number) for number in found.groups()] == pytest.approx(
+        [fixed, budget, budget - fixed, work], abs=0.05
+    )
 
 
 def test_each_dvc_repro_ran_the_stages_it_should(tiny: subprocess.CompletedProcess) -> None:
@@ -118,36 +179,62 @@ def test_each_dvc_repro_ran_the_stages_it_should(tiny: subprocess.CompletedProce
     assert ran == STAGES_RUN
 
 
+def number(target: str, pattern: str) -> float:
+    """The measured number at the end of a target line, in the form `pattern` gives it."""
+    found = re.search(f": ({pattern})$", target)
+    assert found, target
+    return float(found.group(1))
+
+
 def test_each_target_follows_from_the_table(tiny: subprocess.CompletedProcess) -> None:
     lines = tiny.stdout.splitlines()
-    rows = {
-        row[0]: row for row in (cells(line) for line in lines if line.startswith("| ") and "|---" not in line)
-    }
-    big = rows["dvc repro from scratch, 20,000-row month"]
-    vectorised = rows["course method, vectorised duration, 20,000-row month"]
-    months_course, noop = rows["course method, 2021-01 / 2021-02"], rows["no-op dvc repro, course months"]
-    params = rows["params-only change (fit_intercept false)"]
-    monitor = rows["trip-duration monitor, one 20,000-row month (drift on samples)"]
+    rows = {row[0]: row for row in table_rows(lines, CASE_HEADER)}
+    big, vectorised, year, in_memory, decade = (
+        rows[case] for case in (REPRO, VECTORISED, STREAMED, IN_MEMORY, TEN_YEARS)
+    )
+    months_course, noop = rows[MONTHS_COURSE], rows["no-op dvc repro, course months"]
+    params, monitor = rows["params-only change (fit_intercept false)"], rows[MONITOR]
     monitored = float(monitor[2]) < 60 and int(monitor[3].replace(",", "")) < 4 * 1024
     targets = [line for line in lines if line.startswith(("PASS  ", "FAIL  "))]
-    gigabytes = r"\d+\.\d\d GB$"  # the table's MB are rounded: the target's GB only match in form
-    assert re.search(gigabytes, targets[4]), targets[4]
-    targets[4] = re.sub(gigabytes, "GB", targets[4])
-    # Against the vectorised method, from the table's rounded numbers: the ratios match to 2%.
-    ratios = [float(vectorised[2]) / float(big[2])] * 2 + [
-        float(big[3].replace(",", "")) / float(vectorised[3].replace(",", ""))
+
+    def mb(row: list[str]) -> float:
+        return float(row[3].replace(",", ""))
+
+    def per_row(row: list[str]) -> float:
+        return float(row[2]) / int(row[1].replace(",", ""))
+
+    # From the table's rounded numbers, each measured number matches to 2% (or its last digit).
+    measured = [
+        (0, r"\d+\.\d\dx", float(vectorised[2]) / float(big[2]), 0.01),
+        (1, r"\d+\.\d\dx", float(vectorised[2]) / float(big[2]), 0.01),
+        (2, r"\d+\.\d\dx", mb(big) / mb(vectorised), 0.01),
+        (4, r"\d+\.\d GB", mb(year) / 1024, 0.1),
+        (6, r"\d+\.\d\d GB", mb(decade) / 1024, 0.01),
+        (7, r"\d+\.\d\dx", per_row(decade) / per_row(year), 0.01),
+        (8, r"\d+\.\d\d s, \d+\.\d\d GB", None, None),
     ]
-    for index, ratio in enumerate(ratios):
-        measured = float(re.search(r": (\d+\.\d\d)x$", targets[index]).group(1))
-        assert measured == pytest.approx(ratio, rel=0.02, abs=0.01), targets[index]
+    for index, pattern, expected, last_digit in measured:
+        found = re.search(f": ({pattern})$", targets[index])
+        assert found, targets[index]
+        if expected is not None:
+            value = float(re.match(r"[\d.]+", found.group(1)).group())
+            assert value == pytest.approx(expected, rel=0.02, abs=last_digit), targets[index]
         targets[index] = targets[index].rsplit(": ", 1)[0]
+    gap = number(targets[5], r"\d\.\de[+-]\d\d")
+    assert abs(float(year[4]) - float(in_memory[4])) <= gap + 1e-4  # the RMSEs in the table: 4 digits
+    targets[5] = targets[5].rsplit(": ", 1)[0]
+    ratio = float(rows[TEN_YEARS][2]) / 2_400_000 / (float(year[2]) / 240_000)
     # On 20,000 rows DVC's start-up outweighs the work: far from 5x faster or half the memory.
     assert targets == [
         "FAIL  20,000-row dvc repro >= 5x faster than the vectorised course method",
         "FAIL  20,000-row dvc repro >= 8x faster (stretch)",
         "FAIL  20,000-row dvc repro <= half its peak memory",
         "PASS  20,000-row val RMSE equal to the course method's within 0.001: 0.0000",
-        f"{verdict(monitored)}  monitoring one 20,000-row month under 60 s and 4 GB: {monitor[2]} s, GB",
+        f"{verdict(mb(year) / 1024 < 24)}  year peak memory under 24 GB",
+        f"{verdict(gap <= 1e-4)}  year: streaming fit's val RMSE equal to the in-memory fit's within 1e-4",
+        f"{verdict(mb(decade) / 1024 < 8)}  decade peak memory under 8 GB",
+        f"{verdict(ratio <= 1.3)}  decade time per training row <= 1.3x the year's",
+        f"{verdict(monitored)}  monitoring one 20,000-row month under 60 s and 4 GB",
         f"{verdict(float(params[2]) <= float(months_course[2]))}  course months: params-only change"
         f" <= the course method's full run: {params[2]} s vs {months_course[2]} s",
         f"{verdict(float(noop[2]) < 1.5)}  course months: no-op dvc repro < 1.5 s: {noop[2]} s",

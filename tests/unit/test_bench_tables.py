@@ -15,7 +15,15 @@ from bench.make_months import (
     move_into_month,
     resample_month,
 )
-from bench.report import Result, check_targets, format_cpu, format_table, format_targets
+from bench.report import (
+    Result,
+    StageTime,
+    check_targets,
+    format_breakdown,
+    format_cpu,
+    format_table,
+    format_targets,
+)
 
 US = np.timedelta64(1, "us")
 MINUTE = 60_000_000 * US
@@ -95,6 +103,25 @@ def test_table_has_one_line_per_case_with_ratios_against_the_course() -> None:
 
 def test_cpu_seconds_are_listed_where_measured() -> None:
     assert format_cpu([COURSE, NOOP]) == "- no-op dvc repro, course months: 1.3 CPU s"
+
+
+def test_breakdown_gives_dvc_the_rest_and_splits_each_stage_at_its_start_up() -> None:
+    stages = [StageTime("prepare", 1.25, 0.25), StageTime("train", 2.5, 1.5)]
+    assert format_breakdown(REPRO, stages, 6.0).splitlines() == [
+        "Where the dvc repro from scratch, 3M month's 5.00 s go (each stage's command timed alone):",
+        "",
+        "| part | wall s |",
+        "|---|---:|",
+        "| DVC itself (the rest of the repro) | 1.25 |",
+        "| prepare: start-up and imports | 0.25 |",
+        "| prepare: work | 1.00 |",
+        "| train: start-up and imports | 1.50 |",
+        "| train: work | 1.00 |",
+        "",
+        "DVC and the stages' start-ups: 3.00 s of the 5x target's 6.00 s, leaving 3.00 s for the work,"
+        " which took 2.00 s",
+    ]
+    assert format_breakdown(REPRO, stages, None).splitlines()[-1] == "| train: work | 1.00 |"
 
 
 def test_targets_pass_and_fail_on_hand_made_numbers() -> None:
