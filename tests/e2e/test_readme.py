@@ -17,6 +17,7 @@ import yaml
 from conftest import BIN, ROOT, env, reproduced_project, sh
 
 from bench.services import free_port
+from trip_duration_ops.cli import COMMANDS
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -58,6 +59,11 @@ def test_readme_result_row_is_the_committed_metrics() -> None:
         f"{metrics[key]:,}" if isinstance(metrics[key], int) else f"{metrics[key]}" for key in keys
     )
     assert f"| {row} |" in README
+
+
+def test_readme_lists_every_subcommand_in_the_order_help_gives() -> None:
+    listed = README[README.index("`trip-duration --help` lists the") :].split(")", 1)[0]
+    assert re.findall(r"`([a-z-]+)`", listed.split("subcommands:", 1)[1]) == list(COMMANDS)
 
 
 def test_readme_set_up_has_exactly_two_commands() -> None:
