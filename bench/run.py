@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> None:
     print("\nCPU seconds (user + system of each process tree):")
     print(format_cpu(table))
     print()
-    print(format_breakdown(results["big"], breakdown, results["big_vectorised"].wall_s / 5))
+    print(format_breakdown(results["big"], breakdown))
     targets = check_targets(results, size_label(args.rows))
     print()
     print(format_targets(targets))

@@ -56,6 +56,13 @@ def default_params() -> dict[str, Any]:
         return read_yaml(out, "parameters")
 
 
+def month_trips(mirror: Path, month: str, data: dict[str, Any]) -> Any:
+    """One month's trips, cleaned by params.yaml's `data` section (all of the month's pickups kept)."""
+    from trip_duration.trips import cleaning, read_window
+
+    return read_window(mirror, data["taxi"], [month], **cleaning({**data, "drop_outside_month": False}))
+
+
 def train_models(mirror: Path, month: str, params: dict[str, Any], workdir: Path) -> tuple[Path, Path]:
     """The course's pickle and this project's model file, both trained on `month`."""
     import joblib
@@ -63,7 +70,6 @@ def train_models(mirror: Path, month: str, params: dict[str, Any], workdir: Path
     from bench.course_service import train
     from trip_duration.model import build_model, fit, input_columns
     from trip_duration.tlc import month_file
-    from trip_duration.trips import cleaning, read_window
 
     data = params["data"]
     course_path, project_path = workdir / "lin_reg.bin", workdir / "trip-duration.joblib"
@@ -72,7 +78,7 @@ def train_models(mirror: Path, month: str, params: dict[str, Any], workdir: Path
         pickle.dump(train(month_file(mirror, data["taxi"], month)), f_out)
     log(f"  course model: {course_path} ({time.perf_counter() - started:.1f} s)")
     started = time.perf_counter()
-    trips = read_window(mirror, data["taxi"], [month], **cleaning({**data, "drop_outside_month": False}))
+    trips = month_trips(mirror, month, data)
     columns = input_columns(params["features"])
     frame = trips.select([*columns, "duration"]).to_pandas()
     model = build_model(params["features"], params["model"])
@@ -85,11 +91,10 @@ def train_models(mirror: Path, month: str, params: dict[str, Any], workdir: Path
 def load_trips(mirror: Path, month: str, params: dict[str, Any], count: int, seed: int) -> list[dict]:
     """`count` real trips of `month` (the validation trips as the pipeline prepares them), drawn with
     a seed; only trips the project's service accepts (zones 1..265, 0..200 miles)."""
-    from trip_duration.trips import cleaning, read_window
     from trip_duration_ops.service.schemas import MAX_MILES
 
     data = params["data"]
-    trips = read_window(mirror, data["taxi"], [month], **cleaning({**data, "drop_outside_month": False}))
+    trips = month_trips(mirror, month, data)
     frame = trips.select(list(TRIP_FIELDS)).to_pandas()
     valid = frame["trip_distance"].between(0, MAX_MILES)
     for zone in ("PULocationID", "DOLocationID"):

@@ -46,30 +46,30 @@ def latest_version(repo: str | Path, name: str = ARTIFACT) -> str | None:
     return found.version if found else None
 
 
-def version_at(repo: str | Path, commit: str, name: str = ARTIFACT) -> str | None:
-    """The version registered at `commit` (a full sha), if any."""
+def _registered(repo: str | Path, artifact: str, **which: str) -> Any:
+    """GTO's registered version of `artifact` found by `which` (name= or commit_hexsha=), or None."""
     from gto.registry import GitRegistry
 
     with GitRegistry.from_url(str(repo)) as registry:
         state = registry.get_state()
-        if name not in state.get_artifacts():
+        if artifact not in state.get_artifacts():
             return None
-        found = state.find_artifact(name).find_version(commit_hexsha=commit)
-    return found.version if found is not None and found.is_registered else None
+        found = state.find_artifact(artifact).find_version(**which)
+    return found if found is not None and found.is_registered else None
+
+
+def version_at(repo: str | Path, commit: str, name: str = ARTIFACT) -> str | None:
+    """The version registered at `commit` (a full sha), if any."""
+    found = _registered(repo, name, commit_hexsha=commit)
+    return None if found is None else found.version
 
 
 def version_commit(repo: str | Path, version: str, name: str = ARTIFACT) -> str:
     """The commit (a full sha) a registered version was registered at."""
-    from gto.registry import GitRegistry
-
-    with GitRegistry.from_url(str(repo)) as registry:
-        state = registry.get_state()
-        found = (
-            state.find_artifact(name).find_version(name=version) if name in state.get_artifacts() else None
-        )
-        if found is None or not found.is_registered:
-            raise InputError(repo, f"{name} has no registered version {version} (gto show {name})")
-        return found.commit_hexsha
+    found = _registered(repo, name, name=version)
+    if found is None:
+        raise InputError(repo, f"{name} has no registered version {version} (gto show {name})")
+    return found.commit_hexsha
 
 
 def stage_version(repo: str | Path, stage: str, name: str = ARTIFACT) -> str | None:

@@ -223,7 +223,7 @@ def test_each_target_follows_from_the_table(tiny: subprocess.CompletedProcess) -
     gap = number(targets[5], r"\d\.\de[+-]\d\d")
     assert abs(float(year[4]) - float(in_memory[4])) <= gap + 1e-4  # the RMSEs in the table: 4 digits
     targets[5] = targets[5].rsplit(": ", 1)[0]
-    ratio = float(rows[TEN_YEARS][2]) / 2_400_000 / (float(year[2]) / 240_000)
+    ratio = per_row(decade) / per_row(year)
     # On 20,000 rows DVC's start-up outweighs the work: far from 5x faster or half the memory.
     assert targets == [
         "FAIL  20,000-row dvc repro >= 5x faster than the vectorised course method",
