@@ -286,6 +286,6 @@ def test_the_setup_action_installs_the_project() -> None:
     ]
     install = action["runs"]["steps"][1]["run"]
     assert (
-        'pip install -e "${PROJECT}${EXTRAS}"' in install
+        'pip install -c "${PROJECT}/constraints.txt" -e "${PROJECT}${EXTRAS}"' in install
         and 'pip install --no-deps -e "${PROJECT}"' in install
     )
