@@ -15,6 +15,12 @@ Expected output, on stderr:
 to the current month, and stops at the first that TLC has not published (HTTP 403 or 404, or no
 file in a TLC_MIRROR folder). It prints the months it fetched on stdout, one a line, and records
 them in data.dvc; with none, it says so on stderr, prints nothing and exits 0.
+
+Downloads and probes over HTTP are retried (stamina: exponential backoff with jitter, at most
+RETRY's attempts and seconds) when the failure may pass: a timeout, a refused or dropped
+connection, a body cut short, HTTP 408, 425, 429 or 5xx. Each retry is one line on stderr:
+    fetch: https://.../green_tripdata_2023-04.parquet: HTTP 503 Service Unavailable; try 2 in 0.6 s
+A 403 or 404 is an answer, not a failure: never retried.
 """
 
 import argparse
@@ -26,8 +32,10 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
+
+import stamina
 
 from trip_duration.catalog import (
     data_months,
@@ -49,7 +57,30 @@ OFFLINE_HINT = (
 CHUNK_BYTES = 1 << 20
 TIMEOUT_S = 60  # per socket operation: a stalled server fails the run instead of hanging it
 
+# A monthly job can wait a minute for a CDN to recover, not an hour: tries 0.5, 1, 2, 4, 8 s apart.
+RETRY = {"attempts": 6, "timeout": 90.0, "wait_initial": 0.5, "wait_max": 16.0, "wait_jitter": 0.5}
+RETRIED_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+
 Progress = Callable[[int, int | None], None]
+
+
+class Transient(Exception):
+    """A failure that another try may not meet: its url and what went wrong."""
+
+    def __init__(self, url: str, problem: str) -> None:
+        self.url, self.problem = url, problem
+        super().__init__(f"{url}: {problem}")
+
+
+def say_retry(details: stamina.instrumentation.RetryDetails) -> None:
+    """stamina's hook: one line on stderr per retry scheduled."""
+    wait = f"try {details.retry_num + 1} in {details.wait_for:.1f} s"
+    print(f"fetch: {details.caused_by}; {wait}", file=sys.stderr, flush=True)
+
+
+def tries() -> Iterator[stamina.Attempt]:
+    """The attempts of one download or probe, retried on Transient as RETRY says."""
+    return iter(stamina.retry_context(on=Transient, **RETRY))
 
 
 def check_month(month: str) -> str:
@@ -90,15 +121,34 @@ def published(base: str, name: str) -> bool:
     if folder is not None:
         return (folder / name).is_file()
     url = file_source(base, name)
+    made = 0
+    try:
+        for attempt in tries():
+            with attempt:
+                made = attempt.num
+                return probe(url)
+    except Transient as error:
+        raise InputError(url, f"probe failed ({error.problem}){after(made)}; {OFFLINE_HINT}") from None
+    raise AssertionError("unreachable: retry_context tries at least once")
+
+
+def probe(url: str) -> bool:
+    """One HEAD request: True on 200, False on 403 or 404; Transient when it may pass."""
     try:
         with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=TIMEOUT_S):
             return True
     except urllib.error.HTTPError as error:
         if error.code in (403, 404):
             return False
+        if error.code in RETRIED_STATUS:
+            raise Transient(url, failure(error)) from None
         raise InputError(url, f"probe failed ({failure(error)}); {OFFLINE_HINT}") from None
     except (OSError, http.client.HTTPException) as error:
-        raise InputError(url, f"probe failed ({failure(error)}); {OFFLINE_HINT}") from None
+        raise Transient(url, failure(error)) from None
+
+
+def after(attempts: int) -> str:
+    return f" after {attempts} tries" if attempts > 1 else ""
 
 
 def new_months(base: str, taxi: str, recorded: list[str], until: str, dvc_file: Path) -> list[str]:
@@ -128,7 +178,7 @@ def failure(error: Exception) -> str:
 
 
 def url_chunks(url: str, progress: Progress | None = None) -> Iterator[bytes]:
-    """Stream `url`; a network failure becomes one line naming the URL and the way out."""
+    """Stream `url` once; Transient when the failure may pass, else one line naming the URL."""
     done, total = 0, None
     try:
         with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
@@ -138,10 +188,24 @@ def url_chunks(url: str, progress: Progress | None = None) -> Iterator[bytes]:
                 if progress:
                     progress(done, total)
                 yield chunk
-    except (OSError, http.client.HTTPException) as error:  # URLError, refused, timed out...
+    except urllib.error.HTTPError as error:
+        if error.code in RETRIED_STATUS:
+            raise Transient(url, f"download failed ({failure(error)})") from None
         raise InputError(url, f"download failed ({failure(error)}); {OFFLINE_HINT}") from None
+    except (OSError, http.client.HTTPException) as error:  # URLError, refused, timed out...
+        raise Transient(url, f"download failed ({failure(error)})") from None
     if total is not None and done != total:  # http.client returns short bodies without raising
-        raise InputError(url, f"download stopped after {done} of {total} bytes; {OFFLINE_HINT}")
+        raise Transient(url, f"download stopped after {done} of {total} bytes")
+
+
+def write_chunks(chunks: Iterable[bytes], path: Path) -> str:
+    """Write the chunks to `path` from its start; their md5."""
+    digest = hashlib.md5()
+    with path.open("wb") as out:
+        for chunk in chunks:
+            digest.update(chunk)
+            out.write(chunk)
+    return digest.hexdigest()
 
 
 def fetch_file(
@@ -156,17 +220,27 @@ def fetch_file(
     if expected_md5 and target.is_file() and file_md5(target) == expected_md5:
         return "already present", expected_md5
     source = file_source(base, name)
-    chunks = url_chunks(source, progress) if mirror_folder(base) is None else file_chunks(Path(source))
-    digest = hashlib.md5()
     with atomic_path(target) as tmp:  # bad bytes never reach `target`
-        with tmp.open("wb") as out:
-            for chunk in chunks:
-                digest.update(chunk)
-                out.write(chunk)
-        got = digest.hexdigest()
+        if mirror_folder(base) is not None:
+            got = write_chunks(file_chunks(Path(source)), tmp)
+        else:
+            got = download(source, tmp, progress)
         if expected_md5 and got != expected_md5:
             raise InputError(source, f"md5 {got}, expected {expected_md5}; not saved to {data_dir}")
     return ("fetched, md5 ok" if expected_md5 else "fetched, new"), got
+
+
+def download(url: str, path: Path, progress: Progress | None = None) -> str:
+    """Download `url` to `path`, tried again from the start while failures may pass; its md5."""
+    made = 0
+    try:
+        for attempt in tries():
+            with attempt:
+                made = attempt.num
+                return write_chunks(url_chunks(url, progress), path)
+    except Transient as error:
+        raise InputError(url, f"{error.problem}{after(made)}; {OFFLINE_HINT}") from None
+    raise AssertionError("unreachable: retry_context tries at least once")
 
 
 def check_folder(data_dir: Path, dvc_file: Path, recorded: Mapping[str, str], expected: str) -> None:
@@ -226,6 +300,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--new", action="store_true", help="the months after the newest recorded")
     parser.add_argument("--until", help="--new probes up to this month (default: the current one)")
     args = parser.parse_args(argv)
+    stamina.instrumentation.set_on_retry_hooks([say_retry])
     if args.new and args.months:
         parser.error("--new takes no months")
     months = list(dict.fromkeys(check_month(month) for month in args.months))

@@ -70,8 +70,8 @@ def test_readme_set_up_has_exactly_two_commands() -> None:
     setup = README[README.index("## Set up") : README.index("## Data")]
     blocks = re.findall(r"```bash\n(.*?)```", setup, re.S)
     assert [block.strip() for block in blocks] == [
-        "python3.11 -m venv .venv && . .venv/bin/activate && pip install -c constraints.txt -e '.[dev]' && trip-duration fetch"
-        " && dvc repro",
+        "python3.11 -m venv .venv && . .venv/bin/activate && pip install -c constraints.txt -e '.[dev]'"
+        " && trip-duration fetch && dvc repro",
         ". .venv/bin/activate && pytest",
     ]
 

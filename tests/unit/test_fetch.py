@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import stamina
 from conftest import call_main
 
 from trip_duration.catalog import dir_md5, folder_md5s, read_dvc_file, record_files, recorded_files
@@ -58,6 +59,13 @@ def write_files(folder: Path, *names: str) -> Path:
     for name in names:
         (folder / name).write_bytes(CONTENT[name])
     return folder
+
+
+@pytest.fixture(autouse=True)
+def one_try() -> Iterator[None]:
+    """One try per download or probe, as if nothing were retried; the retry tests lift it."""
+    with stamina.set_testing(True, attempts=1):
+        yield
 
 
 @pytest.fixture
@@ -397,3 +405,80 @@ def test_probing_over_http_takes_403_and_404_as_not_yet_and_fails_on_the_rest(tm
     folder = write_files(tmp_path / "served", JAN)
     with serve(functools.partial(Quiet, directory=str(folder))) as base:
         assert (published(base, JAN), published(base, FEB)) == (True, False)
+
+
+class Flaky(Quiet):
+    """Answers 503 to the first `failures` requests of each path, then serves the folder; counts them."""
+
+    failures = 2
+    seen: dict[str, int]
+
+    def fail_first(self) -> bool:
+        count = self.seen[self.path] = self.seen.get(self.path, 0) + 1
+        if count <= self.failures:
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return True
+        return False
+
+    def do_GET(self) -> None:
+        if not self.fail_first():
+            super().do_GET()
+
+    def do_HEAD(self) -> None:
+        if not self.fail_first():
+            super().do_HEAD()
+
+
+def flaky(folder: Path, failures: int) -> Callable[..., Flaky]:
+    handler = type("FlakyHere", (Flaky,), {"failures": failures, "seen": {}})
+    return functools.partial(handler, directory=str(folder))
+
+
+def test_a_download_that_fails_twice_is_retried_with_backoff_and_each_retry_said(
+    tmp_path: Path, fetch: Callable
+) -> None:
+    folder = write_files(tmp_path / "served", JAN)
+    handler = flaky(folder, failures=2)
+    with stamina.set_testing(False), serve(handler) as base:  # real waits: 0.5 s, then 1 s, with jitter
+        code, _, err = fetch("2021-01", mirror=base)
+    assert code == 0, err
+    retries = [line for line in err.splitlines() if line.startswith("fetch: ")]
+    assert [line.split("; try ")[0] for line in retries] == [
+        f"fetch: {base}{JAN}: download failed (HTTP 503 Service Unavailable)"
+    ] * 2
+    assert [line.split("; try ")[1][:2] for line in retries] == ["2 ", "3 "]
+    assert handler.func.seen == {f"/{JAN}": 3}
+    assert (tmp_path / "data" / JAN).read_bytes() == CONTENT[JAN]
+
+
+def test_a_probe_that_fails_twice_is_retried_and_a_404_never_is(tmp_path: Path) -> None:
+    folder = write_files(tmp_path / "served", JAN)
+    handler = flaky(folder, failures=2)
+    with stamina.set_testing(True, attempts=3), serve(handler) as base:
+        assert published(base, JAN) is True
+        assert published(base, FEB) is False  # 503, 503, then 404: not published
+    assert handler.func.seen == {f"/{JAN}": 3, f"/{FEB}": 3}
+    handler = flaky(folder, failures=0)
+    with stamina.set_testing(True, attempts=3), serve(handler) as base:
+        assert published(base, FEB) is False
+    assert handler.func.seen == {f"/{FEB}": 1}  # a 404 is an answer: asked once
+
+
+def test_retries_are_bounded_and_the_last_failure_is_one_line(tmp_path: Path, fetch: Callable) -> None:
+    handler = flaky(write_files(tmp_path / "served", JAN), failures=10)
+    with stamina.set_testing(True, attempts=3), serve(handler) as base:
+        code, out, err = fetch("2021-01", mirror=base)
+    assert (code, out) == (1, "")
+    assert err.splitlines()[-1] == (
+        f"error: {base}{JAN}: download failed (HTTP 503 Service Unavailable) after 3 tries; {HINT}"
+    )
+    assert handler.func.seen == {f"/{JAN}": 3}
+    assert not (tmp_path / "data").exists()
+
+
+def test_the_retry_policy_is_bounded_in_tries_and_time() -> None:
+    from trip_duration_ops.fetch import RETRY
+
+    assert 1 < RETRY["attempts"] <= 10 and RETRY["timeout"] <= 120 and RETRY["wait_max"] <= 30
