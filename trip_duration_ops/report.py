@@ -5,7 +5,7 @@ Run after `dvc repro` on the PR's head; exits 1 when RMSE got worse than params.
     trip-duration report [--base main] [--out report.md] [--images reports/pr-images]
 
 The first line is the verdict, for example
-    ❌ **Worse**: validation RMSE 7.7587 → 7.8998 (+1.82%) against main; fails the gate (at most +1%).
+    ❌ **Worse**: validation RMSE 7.7587 → 7.8679 (+1.41%) against main; fails the gate (at most +1%).
 then the metrics, the parameters and data files that changed, and main's and the PR's plots side by side.
 """
 

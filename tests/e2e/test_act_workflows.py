@@ -3,7 +3,7 @@
 main holds the course's model; the copy has a bare origin and a DVC remote with main's outputs;
 GitHub's API is the recording stand-in of tests/github. pull-request.yml on two pull requests: one
 that changes only how many points the plots sample (RMSE unchanged: the gate passes) and one that
-swaps in ridge with alpha 2.0 (RMSE +1.82%: the gate fails), and one from a fork (no secrets, no DVC
+swaps in ridge with alpha 2.0 (RMSE +1.41%: the gate fails), and one from a fork (no secrets, no DVC
 remote); pr-comment.yml on the first's workflow_run; main.yml on a push of main (publish, release),
 then deploy.yml on the prod tag, and retrain.yml on its schedule (three new months, the last alerting).
 """
@@ -162,7 +162,7 @@ def test_a_failing_gate_fails_the_job_after_the_report_is_uploaded(main: Path) -
     uploaded = done.stdout.index("Success - Main actions/upload-artifact@")
     assert uploaded < done.stdout.index("Failure - Main RMSE gate and dvc.lock")
     report = (artifacts / "pr-report" / "report.md").read_text()
-    assert report.startswith("❌ **Worse**: validation RMSE 7.7587 → 7.8998 (+1.82%) against origin/main;")
+    assert report.startswith("❌ **Worse**: validation RMSE 7.7587 → 7.8679 (+1.41%) against origin/main;")
 
 
 def push_run(

@@ -75,7 +75,7 @@ def test_a_model_change_reruns_train_and_evaluate_only(project: Path) -> None:
     out = sh("dvc", "repro", cwd=project).stdout
     assert ran(out) == ["train", "evaluate"]
     assert "Stage 'prepare' didn't change, skipping" in out.splitlines()
-    assert metrics(project)["rmse"] == 7.8998  # worse than the course model: the report test relies on it
+    assert metrics(project)["rmse"] == 7.8679  # worse than the course model: the report test relies on it
 
 
 def exp_rows(project: Path) -> list[dict[str, str]]:
