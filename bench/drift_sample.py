@@ -13,8 +13,8 @@ import argparse
 from pathlib import Path
 
 from trip_duration import drift
-from trip_duration.files import read_yaml
 from trip_duration.model import load_model
+from trip_duration.params import read_params
 from trip_duration_ops.monitor import scored_months
 
 
@@ -33,13 +33,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, default=5)
     args = parser.parse_args(argv)
 
-    params = read_yaml(args.params)
-    model, data = load_model(args.model), params["data"]
-    features = params["features"]
+    params = read_params(args.params)
+    data, features = (params.section(section).model_dump() for section in ("data", "features"))
+    model = load_model(args.model)
     categorical, numeric = drift.drift_columns(features["categorical"], features["numeric"])
     columns = [*categorical, *numeric]
     reference = frame_of(model, data, args.data_dir, data["val_months"], columns)
-    share = params["monitor"]["max_drifted_share"]
+    share = params.section("monitor").max_drifted_share
     tests = [*columns, drift.PREDICTION]
     print(f"reference {data['val_months']}: {len(reference):,} trips; {args.seeds} seeds per size\n")
     print("| month | sample | " + " | ".join(tests) + " |")

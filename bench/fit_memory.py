@@ -23,8 +23,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("project", type=Path)
     args = parser.parse_args(argv)
     params = args.project / "params.yaml"
-    features = read_section(params, "features")
-    model, columns = build_model(features, read_section(params, "model")), input_columns(features)
+    features, regressor = (read_section(params, section).model_dump() for section in ("features", "model"))
+    model, columns = build_model(features, regressor), input_columns(features)
     trips = pd.read_parquet(args.project / "prepared" / "train.parquet", columns=[*columns, "duration"])
     scores = fit(model, trips[columns], trips["duration"].to_numpy())
     del trips

@@ -28,7 +28,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("project", type=Path)
     parser.add_argument("--alpha", type=float, default=0.1)
     args = parser.parse_args(argv)
-    features = make_features(**read_section(args.project / "params.yaml", "features"))
+    features = make_features(
+        **read_section(args.project / "params.yaml", "features").model_dump(exclude={"name"})
+    )
     train = pd.read_parquet(args.project / "prepared" / "train.parquet")
     val = pd.read_parquet(args.project / "prepared" / "val.parquet")
     matrix = features.fit_transform(train, train["duration"])

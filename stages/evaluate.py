@@ -20,7 +20,7 @@ from trip_duration import metrics
 from trip_duration.errors import run
 from trip_duration.features import pickup_hour
 from trip_duration.files import write_text
-from trip_duration.params import check_keys, read_section
+from trip_duration.params import read_section
 from trip_duration.tlc import to_numpy
 
 # Trip-length buckets for the error plot, in minutes: (0, 5], (5, 10], ...
@@ -92,13 +92,11 @@ def evaluate(
     pickup: np.ndarray,
     duration: np.ndarray,
     predicted: np.ndarray,
-    name: str,
     plot_points: int,
     residual_bin: float,
     seed: int,
 ) -> tuple[dict[str, float | int], dict[str, Table]]:
     """Validation metrics and plot tables from the model's predictions."""
-    del name  # names the configuration in params.yaml and `dvc exp show` only
     tables = plot_tables(pickup, duration, predicted, plot_points, residual_bin, seed)
     scores = metrics.scores(duration, predicted)
     return {**{key: scores[key] for key in ("rmse", "mae", "r2")}, "val_rows": len(duration)}, tables
@@ -113,9 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args(argv)
 
-    section = read_section(args.params, "evaluate")
-    arrays = dict.fromkeys(("pickup", "duration", "predicted"))
-    check_keys(evaluate, {**arrays, **section}, "evaluate", args.params)
+    section = read_section(args.params, "evaluate").model_dump(exclude={"name"})
     table = pq.ParquetFile(args.predictions).read()
     pickup, duration, predicted = (to_numpy(table[c]) for c in ("pickup_datetime", "duration", "predicted"))
     scores, tables = evaluate(pickup, duration, predicted, **section)

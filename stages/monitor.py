@@ -32,8 +32,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args(argv)
 
-    data, thresholds = read_section(args.params, "data"), read_section(args.params, "monitor")
-    months = monitoring.later_months(thresholds.get("months"), data, args.data_dir, args.params)
+    data, features, thresholds = (
+        read_section(args.params, section).model_dump() for section in ("data", "features", "monitor")
+    )
+    months = monitoring.later_months(thresholds["months"], data, args.data_dir)
     rows = []
     if months:
         from trip_duration.model import load_model  # scikit-learn's start-up only when there is work
@@ -42,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
             load_model(args.model),
             {"name": "workspace", "version": "workspace"},
             data,
-            read_section(args.params, "features"),
+            features,
             thresholds,
         )
         trips = pq.read_table(args.val).to_pandas()

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from trip_duration.errors import run
 from trip_duration.files import atomic_path
-from trip_duration.params import check_keys, read_section
+from trip_duration.params import read_section
 from trip_duration.trips import cleaning, iter_window, prepare, read_window
 
 __all__ = ["main", "prepare", "prepare_windows", "read_window"]
@@ -28,7 +28,6 @@ ROW_GROUP_ROWS = 1 << 20
 
 def prepare_windows(
     data_dir: str | Path,
-    name: str,
     taxi: str,
     train_months: list[str],
     val_months: list[str],
@@ -37,7 +36,6 @@ def prepare_windows(
     drop_outside_month: bool,
 ) -> tuple[pa.Table, pa.Table]:
     """The training and validation trips described by params.yaml's `data` section."""
-    del name  # names the configuration in params.yaml and `dvc exp show` only
     rules = dict(min_minutes=min_minutes, max_minutes=max_minutes, drop_outside_month=drop_outside_month)
     train = read_window(data_dir, taxi, train_months, **rules)
     val = read_window(data_dir, taxi, val_months, **rules)
@@ -67,12 +65,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args(argv)
 
-    section = read_section(args.params, "data")
-    check_keys(prepare_windows, {"data_dir": args.data_dir, **section}, "data", args.params)
-    window = {"taxi": section["taxi"], **cleaning(section)}
+    data = read_section(args.params, "data").model_dump()
+    window = {"taxi": data["taxi"], **cleaning(data)}
     with atomic_path(args.train) as train_tmp, atomic_path(args.val) as val_tmp:
-        train = write_window(iter_window(args.data_dir, months=section["train_months"], **window), train_tmp)
-        val = write_window(iter_window(args.data_dir, months=section["val_months"], **window), val_tmp)
+        train = write_window(iter_window(args.data_dir, months=data["train_months"], **window), train_tmp)
+        val = write_window(iter_window(args.data_dir, months=data["val_months"], **window), val_tmp)
     print(f"prepare: {train:,} training trips, {val:,} validation trips")
 
 

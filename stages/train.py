@@ -68,18 +68,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args(argv)
 
-    features = read_section(args.params, "features")
-    try:
-        model = build_model(features, read_section(args.params, "model"))
-        columns = input_columns(features)
-    except (TypeError, ValueError, KeyError) as error:
-        raise InputError(args.params, f"model: {error}") from error
+    features = read_section(args.params, "features").model_dump()
+    regressor = read_section(args.params, "model").model_dump()
     training = read_section(args.params, "training")
+    try:
+        model = build_model(features, regressor)  # names the key: model.<hyperparameter>
+    except ValueError as error:
+        raise InputError(args.params, str(error)) from error
+    columns = input_columns(features)
     try:
         if streams(model):
             scores = fit_batches(model, lambda: batches(args.train, columns))
         else:
-            scores = fit_in_memory(model, args.train, columns, training["max_rows"], training["seed"])
+            scores = fit_in_memory(model, args.train, columns, training.max_rows, training.seed)
     except ValueError as error:
         raise InputError(args.params, f"model: {error}") from error
 

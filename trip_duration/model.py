@@ -13,7 +13,7 @@ package is installed. A GramRidge model fits batch by batch (`fit_batches`); oth
 
 import importlib
 import inspect
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,32 +28,42 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, TargetEnco
 from sklearn.utils import get_tags
 
 from trip_duration import metrics
-from trip_duration.features import DERIVE, INPUTS, NUMERIC, check_features, feature_name, raw_columns
+from trip_duration.features import DERIVE, INPUTS, NUMERIC, feature_name, raw_columns
 
 
-def make_regressor(name: str, estimator: str, **hyperparameters: Any) -> RegressorMixin:
-    """The regressor named by a dotted path (sklearn.linear_model.Ridge) with its params."""
+def make_regressor(estimator: str, **hyperparameters: Any) -> RegressorMixin:
+    """The regressor named by a dotted path (sklearn.linear_model.Ridge) with its hyperparameters.
+
+    Which keys a regressor takes depends on its class, so they are checked here, not by the
+    schema of params.yaml's `model` section; an error names the key as `model.<key>`.
+    """
     module_name, _, class_name = estimator.rpartition(".")
     try:
         cls = getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError, ValueError) as error:
-        raise ValueError(f"model {name}: cannot import estimator '{estimator}'") from error
+        raise ValueError(f"model.estimator: cannot import '{estimator}'") from error
+    signature = inspect.signature(cls)
+    unknown = sorted(hyperparameters.keys() - signature.parameters.keys())
+    if unknown and not any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+        takes = ", ".join(signature.parameters)
+        raise ValueError(f"model.{unknown[0]}: {class_name} has no such hyperparameter; it has {takes}")
     try:
-        inspect.signature(cls).bind(**hyperparameters)
-    except TypeError as error:
-        raise ValueError(f"model {name}: {class_name} {error}") from error
+        signature.bind(**hyperparameters)
+    except TypeError as error:  # a required argument not given
+        raise ValueError(f"model: {class_name} {error}") from error
     regressor = cls(**hyperparameters)
     if not is_regressor(regressor):
-        raise ValueError(f"model {name}: {estimator} is not a regressor")
+        raise ValueError(f"model.estimator: {estimator} is not a regressor")
     return regressor
 
 
 def make_features(
-    categorical: Sequence[str], numeric: Sequence[str], encoding: str, seed: int, name: str = ""
+    categorical: Sequence[str], numeric: Sequence[str], encoding: str, seed: int
 ) -> ColumnTransformer:
-    """Raw trip columns -> feature matrix: sparse one-hot for linear models, dense target codes for trees."""
-    del name  # names the configuration in params.yaml and `dvc exp show` only
-    check_features(categorical, numeric, encoding)
+    """Raw trip columns -> feature matrix: sparse one-hot for linear models, dense target codes for trees.
+
+    Its arguments are params.yaml's `features` section, validated (trip_duration.params).
+    """
     steps = []
     for feature in categorical:
         derive = FunctionTransformer(DERIVE[feature], feature_names_out=feature_name)
@@ -79,20 +89,23 @@ def imputer(features: ColumnTransformer, name: str) -> SimpleImputer:
     return step[0] if isinstance(step, Pipeline) else step
 
 
-def build_model(features: dict[str, Any], model: dict[str, Any]) -> Pipeline:
-    """The unfitted model from params.yaml's `features` and `model` sections."""
-    regressor = make_regressor(**model)
-    encoder = make_features(**features)
+def build_model(features: Mapping[str, Any], model: Mapping[str, Any]) -> Pipeline:
+    """The unfitted model from params.yaml's `features` and `model` sections (`name` aside)."""
+    regressor = make_regressor(**{key: value for key, value in model.items() if key != "name"})
+    encoder = make_features(**{key: value for key, value in features.items() if key != "name"})
     if (
         features["encoding"] == "onehot"
         and features["categorical"]
         and not get_tags(regressor).input_tags.sparse
     ):
-        raise ValueError(f"{type(regressor).__name__} needs dense input; set features.encoding=target")
+        raise ValueError(
+            f"features.encoding: onehot is sparse, {type(regressor).__name__} needs dense input;"
+            " set features.encoding=target"
+        )
     return Pipeline([("features", encoder), ("regressor", regressor)])
 
 
-def input_columns(features: dict[str, Any]) -> list[str]:
+def input_columns(features: Mapping[str, Any]) -> list[str]:
     """The raw trip columns the model reads, for params.yaml's `features` section."""
     return raw_columns([*features["categorical"], *features["numeric"]])
 

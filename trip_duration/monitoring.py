@@ -18,8 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from trip_duration import drift, metrics
-from trip_duration.errors import InputError
-from trip_duration.tlc import MONTH, file_name, month_file, months_in, read_trips, to_numpy
+from trip_duration.tlc import file_name, month_file, months_in, read_trips, to_numpy
 from trip_duration.trips import NAT, clean_month
 
 if TYPE_CHECKING:  # frames come from the callers: no pandas import for a backtest without months
@@ -172,16 +171,14 @@ def judge(
     return record(watch.name, month, reference_.summary, performance, drifts, shares, reasons), snapshot
 
 
-def later_months(setting: Any, data: dict[str, Any], data_dir: Path, params: str | Path) -> list[str]:
+def later_months(setting: str | list[str], data: dict[str, Any], data_dir: Path) -> list[str]:
     """The months `monitor.months` names: `later` is every month in data_dir after the validation
-    window (for data.taxi), or an explicit list of YYYY-MM."""
+    window (for data.taxi); a list names them."""
     if setting == "later":
         last = max(data["val_months"])
         names = [path.name for path in Path(data_dir).glob(file_name(data["taxi"], "*"))]
         return [month for month in months_in(names) if month > last]
-    if isinstance(setting, list) and all(isinstance(m, str) and MONTH.fullmatch(m) for m in setting):
-        return sorted(set(setting))
-    raise InputError(params, f"monitor.months: expected 'later' or a list of YYYY-MM, not {setting!r}")
+    return sorted(set(setting))
 
 
 HISTORY_COLUMNS = [

@@ -27,12 +27,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import yaml
 
 from trip_duration import monitoring, registry
 from trip_duration.errors import InputError
-from trip_duration.files import atomic_path, read_yaml, write_text
-from trip_duration.params import read_section
+from trip_duration.files import atomic_path, write_text
+from trip_duration.params import params_at, read_params, read_section
 from trip_duration.trips import cleaning, read_window
 
 if TYPE_CHECKING:
@@ -44,14 +43,13 @@ HISTORY = "history.csv"  # beside the records: what dvc.yaml's monitoring plot d
 
 def watch_of(args: argparse.Namespace) -> monitoring.Watch:
     """The model, its name and version, the params it was trained and validated with, the thresholds."""
+    thresholds = read_section(args.params, "monitor").model_dump()
     model, name, version, rev = registry.load_model_from(args.repo, args.version, args.stage, args.model)
-    if rev is None:
-        params = read_yaml(args.params)
-    else:
-        params = yaml.safe_load(registry.read_at(args.repo, "params.yaml", rev)) or {}
-    thresholds = read_section(args.params, "monitor")
+    # A registered model is judged by the params it was trained with: params.yaml at its commit.
+    params = read_params(args.params) if rev is None else params_at(args.repo, rev)
+    data, features = (params.section(section).model_dump() for section in ("data", "features"))
     name = {"name": name, "version": version}
-    return monitoring.Watch(model, name, params["data"], params["features"], thresholds)
+    return monitoring.Watch(model, name, data, features, thresholds)
 
 
 def scored_months(

@@ -48,31 +48,12 @@ from trip_duration import registry
 from trip_duration.catalog import data_months
 from trip_duration.errors import InputError, run
 from trip_duration.files import read_yaml
-from trip_duration.params import read_section
+from trip_duration.params import params_at, read_section
 from trip_duration_ops import monitor
 from trip_duration_ops.gitops import changed_files, git, rev, tool
 
-WHEN = ("alert", "always", "never")
 DATA_PROBLEM = "min_trips"  # the reason that says the month, not the model, is wrong
 BRANCH = "retrain/{month}"
-
-
-def policy(section: dict[str, Any], params: str = "params.yaml") -> dict[str, Any]:
-    """params.yaml's `retrain` section, checked: one line naming the key otherwise."""
-    if section.get("when") not in WHEN:
-        raise InputError(
-            params, f"retrain.when: expected one of {', '.join(WHEN)}, not {section.get('when')!r}"
-        )
-    window = section.get("train_window")
-    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-        raise InputError(
-            params, f"retrain.train_window: expected a whole number of months >= 1, not {window!r}"
-        )
-    if not isinstance(section.get("auto_merge"), bool):
-        raise InputError(
-            params, f"retrain.auto_merge: expected true or false, not {section.get('auto_merge')!r}"
-        )
-    return section
 
 
 def reason_text(reason: dict[str, Any]) -> str:
@@ -140,7 +121,7 @@ def dvc_repo():
 
 def check(args: argparse.Namespace) -> None:
     """Monitor prod on the months not yet monitored; commit them and their records to main."""
-    rules = policy(read_section(args.params, "retrain"), args.params)
+    rules = read_section(args.params, "retrain").model_dump()
     stray = [path for path in changed_files() if path != str(args.data_dvc)]
     if stray:
         raise InputError(stray[0], "differs from HEAD: retrain check commits to main, so it starts clean")
@@ -149,9 +130,9 @@ def check(args: argparse.Namespace) -> None:
         print("retrain: no model in prod to monitor: publish one first")
         return
     commit = registry.version_commit(".", prod)
-    data = yaml.safe_load(registry.read_at(".", "params.yaml", commit))["data"]  # prod's taxi and window
-    months = data_months(read_yaml(args.data_dvc), data["taxi"])
-    after = max(data["val_months"])
+    data = params_at(".", commit).section("data")  # prod's taxi and window: params.yaml at its commit
+    months = data_months(read_yaml(args.data_dvc), data.taxi)
+    after = max(data.val_months)
     todo = [m for m in months if m > after and not (args.out / f"{m}.json").exists()]
     if not todo:
         print(f"retrain: no new month to monitor after {after}")
@@ -247,12 +228,13 @@ def open_pull_request(branch: str, title: str, body: str, auto_merge: bool) -> s
 
 def propose(args: argparse.Namespace) -> None:
     """The retrain branch and pull request for the newest month that decided one."""
-    rules = policy(read_section(args.params, "retrain"), args.params)
+    rules = read_section(args.params, "retrain").model_dump()
+    data = read_section(args.params, "data").model_dump()
     record = newest_record(args.out)
     if record is None or "decision" not in record:
         print("retrain: no month monitored by the loop yet")
         return
-    decision, data = record["decision"], read_section(args.params, "data")
+    decision = record["decision"]
     if not decision["retrain"]:
         print(f"retrain: the newest month, {record['month']}, decided no retrain ({decision['why']})")
         return

@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-dir", type=Path, default=Path("data"))
     parser.add_argument("--params", default="params.yaml", help="its `data` section says how to clean")
     args = parser.parse_args(argv)
-    trips = month_trips(args.data_dir, args.month, read_section(args.params, "data"))
+    trips = month_trips(args.data_dir, args.month, read_section(args.params, "data").model_dump())
     model, name, version, _ = registry.load_model_from(args.repo, args.version, args.stage, args.model)
     scored = score(model, version, trips)
     with atomic_path(args.out) as tmp:

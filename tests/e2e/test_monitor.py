@@ -52,7 +52,7 @@ def test_real_months_are_recorded_with_the_rmse_scored_by_hand(project: Path) ->
     assert (done.returncode, done.stderr) == (0, "")
     assert len(done.stdout.splitlines()) == 2
     model = load_model(project / MODEL)
-    data = read_section(project / "params.yaml", "data")
+    data = read_section(project / "params.yaml", "data").model_dump()
     for month in ("2021-03", "2021-04"):
         found = json.loads((project / "monitoring" / f"{month}.json").read_text())
         trips = month_trips(project / "data", month, data).to_pandas()

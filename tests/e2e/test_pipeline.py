@@ -42,10 +42,16 @@ def metrics(project: Path) -> dict:
     return json.loads((project / "reports/metrics.json").read_text())
 
 
-def set_model(project: Path, **values: object) -> None:
+def set_params(project: Path, section: str, **values: object) -> None:
+    """Edit a section of params.yaml by hand: set the keys given, drop those given as None."""
     params = yaml.safe_load((project / "params.yaml").read_text())
-    params["model"] = {**params["model"], **values}
+    changed = {**params[section], **values}
+    params[section] = {key: value for key, value in changed.items() if value is not None}
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def set_model(project: Path, **values: object) -> None:
+    set_params(project, "model", **values)
 
 
 def ran(out: str) -> list[str]:
@@ -152,6 +158,7 @@ def fails_in_one_line_and_checkout_restores(project: Path, error: str) -> None:
     done = sh("dvc", "repro", cwd=project, check=False)
     assert done.returncode != 0
     assert [line for line in done.stderr.splitlines() if line.startswith("error: ")] == [error]
+    assert "Traceback" not in done.stderr + done.stdout
     assert (project / "dvc.lock").read_text() == lock
     sh("dvc", "checkout", cwd=project)
     assert md5(project / MODEL) == model
@@ -166,5 +173,31 @@ def test_bad_month_fails_in_one_line_and_leaves_the_model_alone(project: Path, d
 def test_bad_model_parameter_fails_in_one_line_and_leaves_the_model_alone(project: Path) -> None:
     set_model(project, positive=True)  # LinearRegression(positive=True) takes no sparse input
     fails_in_one_line_and_checkout_restores(
-        project, "error: params.yaml: model: LinearRegression needs dense input; set features.encoding=target"
+        project,
+        "error: params.yaml: features.encoding: onehot is sparse, LinearRegression needs dense input;"
+        " set features.encoding=target",
     )
+
+
+def test_a_mistyped_param_fails_in_one_line_naming_file_and_key(project: Path) -> None:
+    set_params(project, "data", min_minutes="1")
+    fails_in_one_line_and_checkout_restores(
+        project, "error: params.yaml: data.min_minutes: Input should be a valid number, not '1'"
+    )
+
+
+def test_a_stage_missing_a_param_exits_in_one_line_and_writes_nothing(project: Path) -> None:
+    outputs = [MODEL, Path("predictions/val.parquet"), Path("predictions/train.json")]
+    before = [md5(project / path) for path in outputs]
+    set_params(project, "training", seed=None)
+    done = sh(
+        "python", "stages.train", "--train", "prepared/train.parquet", "--val", "prepared/val.parquet",
+        "--model", str(outputs[0]), "--predictions", str(outputs[1]), "--scores", str(outputs[2]),
+        cwd=project, check=False,
+    )  # fmt: skip
+    assert (done.returncode, done.stdout, done.stderr) == (
+        1,
+        "",
+        "error: params.yaml: training.seed: missing\n",
+    )
+    assert [md5(project / path) for path in outputs] == before

@@ -12,7 +12,7 @@ from stages.evaluate import evaluate, main, plot_tables, to_csv
 from trip_duration.errors import run
 
 PICKUP = np.array(["2021-02-01T08:00", "2021-02-01T08:30", "2021-02-01T17:00"], dtype="datetime64[us]")
-SECTION = dict(name="default", plot_points=2000, residual_bin=1.0, seed=42)
+SECTION = dict(plot_points=2000, residual_bin=1.0, seed=42)
 
 
 def test_metrics_are_exact_on_a_tiny_case() -> None:
@@ -124,6 +124,7 @@ def test_main_rejects_a_misspelt_parameter(tmp_path: Path, capsys: pytest.Captur
         run(main, argv)
     assert exited.value.code == 1
     assert capsys.readouterr().err == (
-        f"error: {tmp_path / 'params.yaml'}: evaluate: missing a required argument: 'seed'\n"
+        f"error: {tmp_path / 'params.yaml'}: evaluate.seed: missing;"
+        " evaluate.seeds: unknown key; evaluate takes name, plot_points, residual_bin, seed\n"
     )
     assert not (tmp_path / "out").exists()

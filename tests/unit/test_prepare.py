@@ -91,7 +91,6 @@ def test_windows_concatenate_months_of_different_schemas(tmp_path: Path) -> None
     write_month(month_file(tmp_path, "green", "2023-03"), BOUNDARY_TRIPS[1:3], "B")
     train, val = prepare_windows(
         tmp_path,
-        name="t",
         taxi="green",
         train_months=["2023-01", "2023-02"],
         val_months=["2023-03"],
@@ -208,7 +207,8 @@ def test_cli_rejects_an_unknown_parameter(tmp_path: Path, capsys: pytest.Capture
     code, stderr = _prepare_cli(tmp_path, params, capsys)
     assert code == 1
     assert stderr == (
-        f"error: {tmp_path / 'params.yaml'}: data: got an unexpected keyword argument 'colour'\n"
+        f"error: {tmp_path / 'params.yaml'}: data.colour: unknown key; data takes name, taxi,"
+        " train_months, val_months, min_minutes, max_minutes, drop_outside_month\n"
     )
 
 
@@ -217,7 +217,7 @@ def test_cli_needs_a_readable_params_file_with_a_data_section(
 ) -> None:
     params = tmp_path / "params.yaml"
     code, stderr = _prepare_cli(tmp_path, "model: {name: linear}\n", capsys)
-    assert (code, stderr) == (1, f"error: {params}: has no 'data' section\n")
+    assert (code, stderr) == (1, f"error: {params}: data: missing\n")
     code, stderr = _prepare_cli(tmp_path, "data: [unclosed\n", capsys)
     assert code == 1 and stderr.startswith(f"error: {params}: cannot read parameters (while parsing")
     assert stderr.count("\n") == 1

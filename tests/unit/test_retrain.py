@@ -7,7 +7,7 @@ import pytest
 
 from trip_duration.errors import InputError
 from trip_duration_ops.gitops import git, tool
-from trip_duration_ops.retrain import decide, newest_record, policy, pr_body, reason_text
+from trip_duration_ops.retrain import decide, newest_record, pr_body, reason_text
 
 RULES = {"name": "default", "when": "alert", "train_window": 1, "auto_merge": True}
 MONTHS = ["2022-01", "2022-02", "2022-03", "2022-04", "2022-05"]
@@ -50,21 +50,6 @@ def test_no_month_to_train_on_retrains_nothing_and_says_why() -> None:
     found = decide(record("2022-01", RMSE), RULES, MONTHS)
     assert found["retrain"] is False
     assert found["why"].endswith("but data.dvc holds no month before 2022-01 to train on")
-
-
-@pytest.mark.parametrize(
-    ("key", "value", "problem"),
-    [
-        ("when", "sometimes", "retrain.when: expected one of alert, always, never, not 'sometimes'"),
-        ("train_window", 0, "retrain.train_window: expected a whole number of months >= 1, not 0"),
-        ("train_window", True, "retrain.train_window: expected a whole number of months >= 1, not True"),
-        ("auto_merge", "yes", "retrain.auto_merge: expected true or false, not 'yes'"),
-    ],
-)
-def test_a_bad_policy_is_one_line_naming_the_key(key: str, value: object, problem: str) -> None:
-    with pytest.raises(InputError) as caught:
-        policy({**RULES, key: value})
-    assert str(caught.value) == f"params.yaml: {problem}"
 
 
 def test_reasons_read_with_their_comparison() -> None:
