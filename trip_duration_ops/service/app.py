@@ -130,7 +130,7 @@ def create_app(
         response_model=Prediction | list[Prediction],
         responses={
             422: {"model": InvalidRequest, "description": "Not one trip or a list of trips"},
-            503: {"model": NotReady, "description": "No model serving yet"},
+            503: {"model": NotReady, "description": "Not ready: the detail says why"},
         },
     )
     async def predict(request: Request) -> JSONResponse:
@@ -156,7 +156,10 @@ def create_app(
 
     @app.get(
         "/ready",
-        responses={200: {"model": Ready}, 503: {"model": NotReady, "description": "No model serving yet"}},
+        responses={
+            200: {"model": Ready},
+            503: {"model": NotReady, "description": "Not ready: the detail says why"},
+        },
     )
     async def ready() -> JSONResponse:
         """200 once a model has loaded and answered its probe; 503 before."""
