@@ -1,13 +1,12 @@
 """What clients send and get back: one trip or a list of trips, validated by pydantic; the error bodies."""
 
-import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, GetPydanticSchema, WithJsonSchema
+from pydantic_core import core_schema
 
 # TLC records pickups in New York wall-clock time, and the time features were learnt on it.
 NEW_YORK = ZoneInfo("America/New_York")
@@ -16,7 +15,12 @@ MAX_MILES = 200.0
 MAX_BATCH = 10_000
 # ISO 8601 date and time, the offset optional: what the JSON Schema's `date-time` promises, plus
 # the naive form TLC writes. pydantic alone also takes numbers and digit strings as Unix times.
-ISO_8601 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?")
+ISO_8601 = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?([Zz]|[+-][0-9]{2}:?[0-9]{2})?$"
+)
+NOT_ISO_8601 = (
+    "Input should be an ISO 8601 date and time: 2021-03-01T08:00:00 (New York) or 2021-03-01T13:00:00Z"
+)
 
 
 def whole_number(value: Any) -> Any:
@@ -26,38 +30,45 @@ def whole_number(value: Any) -> Any:
     return value
 
 
-def iso_8601(value: Any) -> Any:
-    if not isinstance(value, str) or not ISO_8601.fullmatch(value):
-        raise PydanticCustomError(
-            "datetime_iso8601",
-            "Input should be an ISO 8601 date and time, as 2021-03-01T08:00:00 (New York time) "
-            "or 2021-03-01T13:00:00Z",
-        )
-    return value
+def new_york_time(moment: datetime) -> datetime | np.datetime64:
+    """A time as TLC records it: New York wall-clock time, without a zone; a naive time is one already.
 
-
-def new_york_time(moment: datetime) -> np.datetime64:
-    """A time as TLC records it and the model's columns take it: New York wall-clock time, naive.
-
-    A naive time is one already; an offset is converted by the zone's rules, daylight saving
-    included. Where that time is not a Python datetime, within a day of 0001-01-01 or 9999-12-31
-    (0001-01-01T00:00Z is 0000-12-31T19:03:58, New York's mean solar time then), numpy adds the
-    offsets: no rule changes there.
+    An offset is converted by the zone's rules, daylight saving included. Where New York's time is
+    no Python datetime, within a day of 0001-01-01 or 9999-12-31 (0001-01-01T00:00Z is
+    0000-12-31T19:03:58 there, mean solar time), it is numpy's datetime64, which
+    deployment.columns() takes alike; numpy adds the offsets, as no rule changes near those dates.
     """
-    wall = np.datetime64(moment.replace(tzinfo=None), "us")
     if moment.tzinfo is None:
-        return wall
+        return moment
     try:
-        return np.datetime64(moment.astimezone(NEW_YORK).replace(tzinfo=None), "us")
+        return moment.astimezone(NEW_YORK).replace(tzinfo=None)
     except OverflowError:
         shift = NEW_YORK.utcoffset(moment.replace(tzinfo=None)) - moment.utcoffset()
-        return wall + np.timedelta64(shift, "us")
+        return np.datetime64(moment.replace(tzinfo=None), "us") + np.timedelta64(shift, "us")
 
 
 # TLC taxi zones are 1..265 (264 and 265 are "Unknown"); anything else is not a zone.
 Zone = Annotated[int, Field(ge=1, le=265, strict=True), BeforeValidator(whole_number)]
-# Validated into numpy's datetime64[us], as deployment.columns() and the model take it.
-PickupTime = Annotated[datetime, BeforeValidator(iso_8601), AfterValidator(new_york_time)]
+
+
+def pickup_schema(_source: Any, _handler: Any) -> core_schema.CoreSchema:
+    """ISO 8601 checked and parsed by pydantic-core, then new_york_time: one Python call a trip."""
+    parsed = core_schema.chain_schema(
+        [core_schema.str_schema(pattern=ISO_8601), core_schema.datetime_schema()]
+    )
+    return core_schema.chain_schema(
+        [
+            core_schema.custom_error_schema(
+                parsed, custom_error_type="datetime_iso8601", custom_error_message=NOT_ISO_8601
+            ),
+            core_schema.no_info_plain_validator_function(new_york_time),
+        ]
+    )
+
+
+PickupTime = Annotated[
+    datetime, GetPydanticSchema(pickup_schema), WithJsonSchema({"type": "string", "format": "date-time"})
+]
 
 
 class Trip(BaseModel):
