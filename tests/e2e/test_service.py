@@ -122,6 +122,12 @@ def test_deploy_then_serve_answers_as_the_model_does(registry: Path, tmp_path: P
         ({**TRIP, "trip_distance": -0.5}, ["body", "trip_distance"]),
         ({**TRIP, "trip_distance": 5000}, ["body", "trip_distance"]),
         ({**TRIP, "pickup_datetime": "yesterday"}, ["body", "pickup_datetime"]),
+        ({**TRIP, "pickup_datetime": 0}, ["body", "pickup_datetime"]),  # not read as 1970-01-01
+        ({**TRIP, "pickup_datetime": "1614585600"}, ["body", "pickup_datetime"]),
+        ({**TRIP, "PULocationID": 74.5}, ["body", "PULocationID"]),  # 74.0 is the zone 74
+        ({**TRIP, "PULocationID": "74"}, ["body", "PULocationID"]),
+        ({**TRIP, "DOLocationID": True}, ["body", "DOLocationID"]),
+        ({**TRIP, "trip_distance": "1.2"}, ["body", "trip_distance"]),
         ({**TRIP, "tip": 3}, ["body", "tip"]),
         ([TRIP, {**TRIP, "trip_distance": None}], ["body", 1, "trip_distance"]),
     ],

@@ -22,7 +22,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trip_duration_ops.service import LOG_FORMAT
 from trip_duration_ops.service.batching import Batcher
-from trip_duration_ops.service.schemas import MAX_BATCH, Prediction, Trip
+from trip_duration_ops.service.limits import MAX_BODY_BYTES, BodyLimit
+from trip_duration_ops.service.schemas import (
+    MAX_BATCH,
+    InvalidRequest,
+    NotReady,
+    Prediction,
+    Ready,
+    TooLarge,
+    Trip,
+)
 from trip_duration_ops.service.state import ModelState
 
 log = logging.getLogger("trip_duration.service")
@@ -100,10 +109,18 @@ def create_app(
         for task in tasks:
             task.cancel()
 
-    app = FastAPI(title="trip-duration", summary="NYC taxi trip duration in minutes", lifespan=lifespan)
+    app = FastAPI(
+        title="trip-duration",
+        summary="NYC taxi trip duration in minutes",
+        description=f"Request bodies are at most {MAX_BODY_BYTES:,} bytes: any larger gets a 413.",
+        lifespan=lifespan,
+        responses={413: {"model": TooLarge, "description": f"Request body over {MAX_BODY_BYTES:,} bytes"}},
+    )
     app.state.model, app.state.batcher = state, batcher
+    app.add_middleware(BodyLimit)  # inside VersionHeader: a 413 names the version serving too
     app.add_middleware(VersionHeader, state=state)
-    body_schema = {"oneOf": [Trip.model_json_schema(), {"type": "array", "items": Trip.model_json_schema()}]}
+    many_schema = {"type": "array", "items": Trip.model_json_schema(), "maxItems": MAX_BATCH}
+    body_schema = {"oneOf": [Trip.model_json_schema(), many_schema]}
 
     @app.post(
         "/predict",
@@ -111,6 +128,10 @@ def create_app(
             "requestBody": {"required": True, "content": {"application/json": {"schema": body_schema}}}
         },
         response_model=Prediction | list[Prediction],
+        responses={
+            422: {"model": InvalidRequest, "description": "Not one trip or a list of trips"},
+            503: {"model": NotReady, "description": "Not ready: the detail says why"},
+        },
     )
     async def predict(request: Request) -> JSONResponse:
         """Minutes for one trip, or for a list of trips in order."""
@@ -133,7 +154,13 @@ def create_app(
         """The process is alive (it may have no model yet: see /ready)."""
         return {"status": "alive"}
 
-    @app.get("/ready")
+    @app.get(
+        "/ready",
+        responses={
+            200: {"model": Ready},
+            503: {"model": NotReady, "description": "Not ready: the detail says why"},
+        },
+    )
     async def ready() -> JSONResponse:
         """200 once a model has loaded and answered its probe; 503 before."""
         if state.current is None:

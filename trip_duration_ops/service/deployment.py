@@ -11,10 +11,8 @@ service that polls the manifest never sees a half-written deployment.
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -80,15 +78,11 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     return manifest
 
 
-def local_time(moment: datetime) -> datetime:
-    """A time as TLC records it: New York wall-clock time, without a zone."""
-    if moment.tzinfo is None:
-        return moment
-    return moment.astimezone(ZoneInfo("America/New_York")).replace(tzinfo=None)
-
-
 def columns(trips: list[dict[str, Any]], names: list[str]) -> dict[str, np.ndarray]:
-    """The trips as numpy columns, one per raw column the model reads; missing values NaN or NaT."""
+    """The trips as numpy columns, one per raw column the model reads; missing values NaN or NaT.
+
+    Pickup times are naive New York times, as TLC records them: schemas.Trip converts any offset.
+    """
     data = {}
     for column in names:
         values = [trip.get(column) for trip in trips]
