@@ -173,7 +173,7 @@ env >"$STANDIN_ARTIFACTS/environments/dvc-data.sh"
 dvc pull --allow-missing
 echo remote=true >>"$GITHUB_OUTPUT"
 """
-PR_LIBRARY_LINES = """
+PR_LIBRARY_LINES = r"""
 import os as _os  # noqa: E402
 import sys as _sys  # noqa: E402
 
@@ -289,9 +289,9 @@ def test_a_prod_tag_on_a_commit_not_on_main_deploys_nothing(main: Path) -> None:
     library = clone / "trip_duration" / "__init__.py"
     library.write_text(library.read_text() + f"\nopen({str(marker)!r}, 'a').write('library\\n')\n")
     setup = clone / ".github" / "actions" / "setup" / "action.yml"
-    setup.write_text(
-        setup.read_text().replace("      run: |\n", f"      run: |\n        echo setup >>'{marker}'\n")
-    )
+    action = setup.read_text()
+    setup.write_text(action.replace("      run: |\n", f"      run: |\n        echo setup >>'{marker}'\n"))
+    assert setup.read_text() != action
     sh("git", "commit", "-qam", "not reviewed", cwd=clone)
     commit = sh("git", "rev-parse", "HEAD", cwd=clone).stdout.strip()
     sh("gto", "register", "trip-duration", "HEAD", "--version", "v0.2.0", cwd=clone)
@@ -311,6 +311,8 @@ def test_a_prod_tag_on_a_commit_not_on_main_deploys_nothing(main: Path) -> None:
     assert "Traceback" not in done.stdout
     assert folder_state(served) == before
     assert not marker.exists()
+    sh("python", "trip_duration", cwd=clone, check=False)  # the branch's library, run: it leaves its marker
+    assert marker.read_text() == "library\n"
 
 
 def test_the_monthly_loop_records_the_months_and_proposes_the_retrain_of_the_one_that_alerts(
