@@ -308,6 +308,7 @@ def test_a_prod_tag_on_a_commit_not_on_main_deploys_nothing(main: Path) -> None:
         " only a version merged into main is deployed; nothing was changed"
     )
     assert f"| {refusal}\n" in done.stdout, done.stdout[-3000:]
+    assert f"`{refusal.replace(commit, '<sha>')}`" in (ROOT / "README.md").read_text()  # as printed
     assert "Traceback" not in done.stdout
     assert folder_state(served) == before
     assert not marker.exists()
