@@ -228,8 +228,10 @@ def test_every_job_has_permissions_and_a_timeout(path: Path) -> None:
 )
 def test_least_privilege(name: str, permissions: dict[str, str]) -> None:
     workflow = load(WORKFLOWS / name)
-    assert workflow["permissions"] == permissions
-    assert all("permissions" not in job for job in workflow["jobs"].values())
+    [job] = workflow["jobs"].values()
+    assert job.get("permissions", workflow["permissions"]) == permissions
+    # What writes is granted to the job that needs it, never to the whole workflow (zizmor's auditor).
+    assert "write" not in workflow["permissions"].values()
 
 
 def test_pull_request_checkout_has_full_history() -> None:
