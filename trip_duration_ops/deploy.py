@@ -2,18 +2,24 @@
 
     trip-duration deploy --stage prod --to deploy/ [--repo .]
     trip-duration deploy --version v0.1.1 --to deploy/
+    trip-duration deploy --stage prod --to deploy/ --reviewed-on main   # as deploy.yml runs it
 
 Resolves the stage or version with GTO, downloads the model at its commit (md5 checked against
 dvc.lock there), writes it beside the manifest, then replaces `manifest.json` in one rename: a
 service polling the folder switches to it (trip-duration serve --model-dir deploy/). The previous
 model file stays, so the folder always holds what a service may still be serving.
+With --reviewed-on REF, a version whose commit is not in REF's history (never merged there) is
+refused before anything is read from the DVC remote or written: a stage tag is an ordinary git tag
+that anyone allowed to push tags can put on any commit.
 Expected output:
     deploy: trip-duration v0.1.1 (prod) -> deploy/trip-duration-v0.1.1.joblib
 """
 
 import argparse
 import json
+import subprocess
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +65,34 @@ def prune(folder: Path, name: str, keep: set[str]) -> None:
             path.unlink()
 
 
-def deploy(repo: str, folder: Path, name: str, version: str | None, stage: str | None) -> tuple[dict, bool]:
+def check_reviewed(repo: str, located: Located, name: str, ref: str) -> None:
+    """Refuse a version whose commit is not reachable from `ref` in the clone `repo` (a path)."""
+    parsed = urllib.parse.urlparse(repo)
+    folder = parsed.path if parsed.scheme == "file" else repo
+
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", "-C", folder, *args], capture_output=True, text=True)
+
+    if git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").returncode != 0:
+        raise InputError(repo, f"--reviewed-on {ref}: no such branch or commit in this clone")
+    reachable = git("merge-base", "--is-ancestor", located.rev, ref)
+    if reachable.returncode == 1:
+        raise InputError(
+            f"{name}@{located.version}",
+            f"its commit {located.rev} is not on {ref}: only a version merged into {ref} is deployed;"
+            " nothing was changed",
+        )
+    if reachable.returncode != 0:
+        raise InputError(repo, f"git merge-base --is-ancestor {located.rev} {ref}: {reachable.stderr}")
+
+
+def deploy(
+    repo: str, folder: Path, name: str, version: str | None, stage: str | None, reviewed_on: str | None = None
+) -> tuple[dict, bool]:
     """Place the model and its manifest; (manifest, whether anything changed)."""
     located = locate(repo, version=version, stage=stage, name=name)
+    if reviewed_on is not None:  # before anything is downloaded or written
+        check_reviewed(repo, located, name, reviewed_on)
     manifest = describe(repo, located, name, stage)
     current = folder / MANIFEST
     if current.is_file():
@@ -84,10 +115,18 @@ def main(argv: list[str] | None = None) -> None:
     which.add_argument("--stage", help="e.g. prod")
     which.add_argument("--version", help="e.g. v0.1.1")
     parser.add_argument("--name", default=ARTIFACT, help="artifact name in dvc.yaml (%(default)s)")
+    parser.add_argument(
+        "--reviewed-on",
+        metavar="REF",
+        help="deploy only a version whose commit is reachable from REF (e.g. main) in the clone --repo",
+    )
     args = parser.parse_args(argv)
     if args.to.exists() and not args.to.is_dir():
         raise InputError(args.to, "is not a folder")
-    manifest, changed = deploy(args.repo, args.to, args.name, args.version, args.stage)
+    if args.reviewed_on and urllib.parse.urlparse(args.repo).scheme not in ("", "file"):
+        # A hosted repository's history would come through a clone made for the check: check in yours.
+        raise InputError(args.repo, "--reviewed-on reads a local clone, not a URL: clone it, pass its path")
+    manifest, changed = deploy(args.repo, args.to, args.name, args.version, args.stage, args.reviewed_on)
     where = f" ({args.stage})" if args.stage else ""
     if changed:
         print(f"deploy: {args.name} {manifest['version']}{where} -> {args.to / manifest['file']}")

@@ -16,7 +16,7 @@ from pathlib import Path
 from trip_duration.errors import InputError, run
 
 IMAGE = re.compile(r"[A-Za-z0-9_.-]+\.(png|svg|jpg|jpeg)")
-CML = "npx --yes @dvcorg/cml@0.20"
+CML = "npx --yes @dvcorg/cml@0.20.6"
 
 
 def images_to_publish(folder: Path) -> tuple[list[Path], list[Path]]:

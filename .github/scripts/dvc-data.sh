@@ -20,7 +20,7 @@ local_remote() {
 
 remote=false
 if [[ -n "${AWS_ACCESS_KEY_ID:-}" ]]; then
-  python -m pip install --quiet dvc-s3
+  python -m pip install --quiet -c constraints.txt dvc-s3
   if [[ -n "${DVC_REMOTE_URL:-}" ]]; then
     dvc remote add --local --force --default ci "$DVC_REMOTE_URL"
   fi

@@ -9,6 +9,7 @@ and only here, each declaring the inputs of the real action that the workflows p
 From the repository's root, one workflow of the working tree on one event:
 
     python -m tests.e2e.act pull_request pull-request.yml event.json [--artifacts DIR] [--var N=V]
+        [--secret N=V]
 
 (`event.json` is the event's payload, as GitHub would send it; GitHub's API answers through the
 recording stand-ins of tests/github, which keep what they were asked in $GH_STANDIN, and the runner
@@ -59,15 +60,19 @@ def act(
     payload: Path,
     artifacts: Path,
     variables: dict[str, str] | None = None,
+    secrets: dict[str, str] | None = None,
     **extra: str,
 ) -> subprocess.CompletedProcess:
     """Run one workflow file of `project` for `event` with act; its whole log in stdout. `variables`
-    are the repository's `vars`, `extra` more environment for the steps."""
+    are the repository's `vars`, `secrets` its `secrets` (none by default, as on a fork's pull
+    request), `extra` more environment for the steps."""
     command = [str(ACT), event, "-W", f".github/workflows/{workflow}", "-e", str(payload)]
     for label in ("ubuntu-24.04", "self-hosted", "serving"):  # every job runs here, on the host
         command += ["-P", f"{label}=-self-hosted"]
     for name, value in (variables or {}).items():
         command += ["--var", f"{name}={value}"]
+    for name, value in (secrets or {}).items():
+        command += ["-s", f"{name}={value}"]
     for action, folder in STAND_INS.items():
         command += ["--local-repository", f"{action}={folder}"]
     stand_in = {"STANDIN_PYTHON": sys.executable, "STANDIN_ARTIFACTS": str(artifacts)}
@@ -92,10 +97,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--var", action="append", default=[], metavar="NAME=VALUE", help="a repository variable"
     )
+    parser.add_argument(
+        "--secret", action="append", default=[], metavar="NAME=VALUE", help="a repository secret"
+    )
     args = parser.parse_args(argv)
     variables = dict(item.split("=", 1) for item in args.var)
+    secrets = dict(item.split("=", 1) for item in args.secret)
     done = act(
-        Path.cwd(), args.event, args.workflow, args.payload.resolve(), args.artifacts.resolve(), variables
+        Path.cwd(),
+        args.event,
+        args.workflow,
+        args.payload.resolve(),
+        args.artifacts.resolve(),
+        variables,
+        secrets,
     )
     print(done.stdout, end="")
     sys.exit(done.returncode)

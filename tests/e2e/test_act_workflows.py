@@ -3,9 +3,11 @@
 main holds the course's model; the copy has a bare origin and a DVC remote with main's outputs;
 GitHub's API is the recording stand-in of tests/github. pull-request.yml on two pull requests: one
 that changes only how many points the plots sample (RMSE unchanged: the gate passes) and one that
-swaps in ridge with alpha 2.0 (RMSE +1.41%: the gate fails), and one from a fork (no secrets, no DVC
-remote); pr-comment.yml on the first's workflow_run; main.yml on a push of main (publish, release),
-then deploy.yml on the prod tag, and retrain.yml on its schedule (three new months, the last alerting).
+swaps in ridge with alpha 2.0 (RMSE +1.41%: the gate fails) and whose own code writes down every
+environment it runs in, given the write keys and the read-only ones, and one from a fork (no secrets,
+no DVC remote); pr-comment.yml on the first's workflow_run; main.yml on a push of main (publish,
+release), then deploy.yml on the prod tag, and on a prod tag put on a commit that never reached main;
+retrain.yml on its schedule (three new months, the last alerting).
 """
 
 import json
@@ -42,12 +44,16 @@ def main(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return project
 
 
-def pull_request(main: Path, branch: str, number: int, section: str, values: dict) -> tuple[Path, Path]:
-    """A copy of main on `branch` with one params section changed, reproduced, committed and pushed;
-    the pull_request event's payload beside it."""
+def pull_request(
+    main: Path, branch: str, number: int, section: str, values: dict, files: dict[str, str] | None = None
+) -> tuple[Path, Path]:
+    """A copy of main on `branch` with one params section changed (and `files` written: path -> text),
+    reproduced, committed and pushed; the pull_request event's payload beside it."""
     project = main.parent / branch
     shutil.copytree(main, project, symlinks=True)
     sh("git", "checkout", "-qb", branch, cwd=project)
+    for name, text in (files or {}).items():
+        (project / name).write_text(text)
     params = yaml.safe_load((project / "params.yaml").read_text())
     params[section] = values if section == "model" else {**params[section], **values}
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -151,11 +157,48 @@ def test_the_comment_is_posted_once_then_updated_and_never_on_a_stale_head(plots
     assert json.loads(state.read_text())["comments"] == [comment]
 
 
-def test_a_failing_gate_fails_the_job_after_the_report_is_uploaded(main: Path) -> None:
+# The repository's secrets in the ridge PR's run: main.yml's write keys and the read-only ones.
+WRITE_KEYS = {"AWS_ACCESS_KEY_ID": "AKIAWRITEKEY0000", "AWS_SECRET_ACCESS_KEY": "write-secret-5b2f0c"}
+READ_KEYS = {
+    "DVC_READ_AWS_ACCESS_KEY_ID": "AKIAREADKEY00000",
+    "DVC_READ_AWS_SECRET_ACCESS_KEY": "read-secret-9e1d7a",
+}
+# The ridge PR's own code, as a pull request may change it: its data script and every process that
+# imports the library (params check, each DVC stage, the report) write down the environment they got.
+PR_DATA_SCRIPT = """#!/usr/bin/env bash
+set -euo pipefail
+mkdir -p "$STANDIN_ARTIFACTS/environments"
+env >"$STANDIN_ARTIFACTS/environments/dvc-data.sh"
+dvc pull --allow-missing
+echo remote=true >>"$GITHUB_OUTPUT"
+"""
+PR_LIBRARY_LINES = r"""
+import os as _os  # noqa: E402
+import sys as _sys  # noqa: E402
+
+if "STANDIN_ARTIFACTS" in _os.environ:
+    _folder = _os.path.join(_os.environ["STANDIN_ARTIFACTS"], "environments")
+    _os.makedirs(_folder, exist_ok=True)
+    with open(_os.path.join(_folder, f"python-{_os.getpid()}"), "w") as _file:
+        _file.write(" ".join(_sys.argv) + "\n" + "\n".join(f"{k}={v}" for k, v in _os.environ.items()))
+"""
+
+
+@pytest.fixture(scope="module")
+def ridge(main: Path) -> tuple[Path, subprocess.CompletedProcess]:
+    """PR #8, ridge with alpha 2.0, whose own code writes down its environments, run through
+    pull-request.yml with the repository's write and read-only secrets: (artifacts, act's run)."""
     ridge = {"name": "ridge", "estimator": "sklearn.linear_model.Ridge", "alpha": 2.0}
-    project, payload = pull_request(main, "ridge", 8, "model", ridge)
+    library = (ROOT / "trip_duration" / "__init__.py").read_text() + PR_LIBRARY_LINES
+    files = {".github/scripts/dvc-data.sh": PR_DATA_SCRIPT, "trip_duration/__init__.py": library}
+    project, payload = pull_request(main, "ridge", 8, "model", ridge, files)
     artifacts = main.parent / "ridge-artifacts"
-    done = act(project, "pull_request", "pull-request.yml", payload, artifacts)
+    secrets = {**WRITE_KEYS, **READ_KEYS}
+    return artifacts, act(project, "pull_request", "pull-request.yml", payload, artifacts, secrets=secrets)
+
+
+def test_a_failing_gate_fails_the_job_after_the_report_is_uploaded(ridge: tuple) -> None:
+    artifacts, done = ridge
     assert done.returncode != 0
     assert "::error::validation RMSE fails the gate: see the report" in done.stdout
     assert "🏁  Job failed" in done.stdout
@@ -163,6 +206,26 @@ def test_a_failing_gate_fails_the_job_after_the_report_is_uploaded(main: Path) -
     assert uploaded < done.stdout.index("Failure - Main RMSE gate and dvc.lock")
     report = (artifacts / "pr-report" / "report.md").read_text()
     assert report.startswith("❌ **Worse**: validation RMSE 7.7587 → 7.8679 (+1.41%) against origin/main;")
+
+
+def test_no_step_that_runs_the_pull_requests_code_sees_a_write_key(ridge: tuple) -> None:
+    artifacts, done = ridge
+    seen = {path.name: path.read_text() for path in (artifacts / "environments").iterdir()}
+    data_step = seen.pop("dvc-data.sh")
+    commands = [text.split("\n", 1)[0] for text in seen.values()]
+    # The PR's code ran in the data step and in the later steps: params check, the stages, the report.
+    assert any("trip-duration params check" in c or c.endswith("trip-duration params") for c in commands), (
+        commands
+    )
+    assert any("stages/train.py" in c for c in commands) and any("report" in c for c in commands), commands
+    for value in WRITE_KEYS.values():
+        assert value not in done.stdout
+        assert [name for name, text in {"dvc-data.sh": data_step, **seen}.items() if value in text] == []
+    # The read-only keys reach the data step, as AWS_*, and no other step.
+    assert f"AWS_ACCESS_KEY_ID={READ_KEYS['DVC_READ_AWS_ACCESS_KEY_ID']}\n" in data_step
+    assert f"AWS_SECRET_ACCESS_KEY={READ_KEYS['DVC_READ_AWS_SECRET_ACCESS_KEY']}\n" in data_step
+    for value in READ_KEYS.values():
+        assert [name for name, text in seen.items() if value in text] == []
 
 
 def push_run(
@@ -198,6 +261,58 @@ def test_main_publishes_and_releases_once_and_deploy_serves_the_prod_model(main:
     assert deployed.returncode == 0, deployed.stdout[-3000:]
     manifest = json.loads((served / "manifest.json").read_text())
     assert (manifest["version"], manifest["stage"]) == ("v0.1.0", "prod")
+
+
+def folder_state(folder: Path) -> dict[str, tuple[bytes, int]]:
+    return {path.name: (path.read_bytes(), path.stat().st_mtime_ns) for path in sorted(folder.iterdir())}
+
+
+def test_a_prod_tag_on_a_commit_not_on_main_deploys_nothing(main: Path) -> None:
+    """Someone who may push tags registers v0.2.0 at a commit of an unmerged branch, whose code
+    would leave a marker wherever it ran, and assigns it to prod. deploy.yml runs on that tag (as
+    GitHub would, from the tagged commit) and refuses in one line: the code it runs is main's, the
+    served folder is as it was, and nothing of the branch ran."""
+    origin = main.parent / "origin-unmerged.git"  # a copy: the other tests' origin keeps its stages
+    shutil.copytree(main.parent / "origin.git", origin)
+    clone = main.parent / "unmerged-clone"
+    sh("git", "clone", "-q", str(origin), str(clone), cwd=main.parent)
+    shutil.copy2(main / ".dvc" / "config", clone / ".dvc" / "config")
+    if not sh("git", "tag", "-l", "trip-duration@v0.1.0", cwd=clone).stdout.strip():  # run on its own
+        sh("gto", "register", "trip-duration", "HEAD", "--version", "v0.1.0", cwd=clone)
+    served = main.parent / "unmerged-served"  # serving v0.1.0, from main
+    sh("trip-duration", "deploy", "--version", "v0.1.0", "--to", str(served), cwd=clone)
+    before = folder_state(served)
+
+    marker = main.parent / "unmerged-code-ran"
+    sh("git", "checkout", "-qb", "unmerged", cwd=clone)
+    library = clone / "trip_duration" / "__init__.py"
+    library.write_text(library.read_text() + f"\nopen({str(marker)!r}, 'a').write('library\\n')\n")
+    setup = clone / ".github" / "actions" / "setup" / "action.yml"
+    action = setup.read_text()
+    setup.write_text(action.replace("      run: |\n", f"      run: |\n        echo setup >>'{marker}'\n"))
+    assert setup.read_text() != action
+    sh("git", "commit", "-qam", "not reviewed", cwd=clone)
+    commit = sh("git", "rev-parse", "HEAD", cwd=clone).stdout.strip()
+    sh("gto", "register", "trip-duration", "HEAD", "--version", "v0.2.0", cwd=clone)
+    sh("gto", "assign", "trip-duration", "--version", "v0.2.0", "--stage", "prod", cwd=clone)
+    sh("git", "push", "-q", "--tags", "origin", "unmerged", cwd=clone)
+    [tag] = sh("git", "tag", "-l", "trip-duration#prod#*", "--points-at", "HEAD", cwd=clone).stdout.split()
+    assert not marker.exists()
+
+    state = main.parent / "unmerged-github.json"
+    done = push_run(clone, f"refs/tags/{tag}", "deploy.yml", state, SERVE_DIR=str(served))
+    assert done.returncode != 0
+    refusal = (
+        f"error: trip-duration@v0.2.0: its commit {commit} is not on main:"
+        " only a version merged into main is deployed; nothing was changed"
+    )
+    assert f"| {refusal}\n" in done.stdout, done.stdout[-3000:]
+    assert f"`{refusal.replace(commit, '<sha>')}`" in (ROOT / "README.md").read_text()  # as printed
+    assert "Traceback" not in done.stdout
+    assert folder_state(served) == before
+    assert not marker.exists()
+    sh("python", "trip_duration", cwd=clone, check=False)  # the branch's library, run: it leaves its marker
+    assert marker.read_text() == "library\n"
 
 
 def test_the_monthly_loop_records_the_months_and_proposes_the_retrain_of_the_one_that_alerts(

