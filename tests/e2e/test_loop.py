@@ -310,7 +310,7 @@ def test_a_retrain_pull_request_exists_exactly_for_the_alerting_months(story: St
     assert alerting == ["2022-05", HALVED]
     assert [pull["head"] for pull in story.world.pulls()] == [f"retrain/{month}" for month in alerting]
     assert all(record["decision"]["retrain"] is record["alert"] for record in story.records.values())
-    assert story.records["2022-05"]["decision"]["why"].startswith("alert: max_rmse_increase_pct 11.04 > 10.0")
+    assert story.records["2022-05"]["decision"]["why"].startswith("alert: max_rmse_increase_pct 11.07 > 10.0")
 
 
 def test_only_a_challenger_that_passes_the_gate_is_merged_and_promoted(story: Story) -> None:
