@@ -12,8 +12,12 @@ Expected output:
 """
 
 import argparse
+import contextlib
+import fcntl
 import json
+import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +55,51 @@ def describe(repo: str, located: Located, name: str, stage: str | None) -> dict[
     }
 
 
+def read_deployed(current: Path) -> dict[str, Any]:
+    """The manifest in the folder ({} where there is none); an unreadable one is a one-line error."""
+    if not current.exists():
+        return {}
+    try:
+        manifest = json.loads(current.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InputError(current, f"unreadable ({error}): fix or remove it, then deploy again") from None
+    if not isinstance(manifest, dict):
+        raise InputError(current, "not a JSON object: fix or remove it, then deploy again")
+    return manifest
+
+
+@contextlib.contextmanager
+def deploying(folder: Path) -> Iterator[None]:
+    """Hold the folder for one deploy at a time: the next one waits until this one is done."""
+    made = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # released by the kernel, too, when a deploy is killed
+        yield
+    except BaseException:
+        if made:
+            with contextlib.suppress(OSError):  # nothing placed: the folder goes again
+                folder.rmdir()
+        raise
+    finally:
+        os.close(fd)
+
+
+def remove_stale(folder: Path, name: str, started: float) -> list[Path]:
+    """Remove the temporary files that cancelled deploys left (atomic_path's `.<file>.*.tmp`).
+
+    Called while holding the folder (`deploying`): no other deploy is writing, so each such file
+    is a dead deploy's; the age check also spares one an older, unlocked deploy may still write.
+    """
+    patterns = (f".{name}-v*.joblib.*.tmp", f".{MANIFEST}.*.tmp")
+    stale = [path for pattern in patterns for path in folder.glob(pattern) if path.stat().st_mtime < started]
+    for path in stale:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+    return stale
+
+
 def prune(folder: Path, name: str, keep: set[str]) -> None:
     """Remove older model files, keeping the `KEEP` newest and those named in `keep`."""
     files = sorted(folder.glob(f"{name}-v*.joblib"), key=lambda path: path.stat().st_mtime, reverse=True)
@@ -61,18 +110,19 @@ def prune(folder: Path, name: str, keep: set[str]) -> None:
 
 def deploy(repo: str, folder: Path, name: str, version: str | None, stage: str | None) -> tuple[dict, bool]:
     """Place the model and its manifest; (manifest, whether anything changed)."""
+    started = time.time()
+    current = folder / MANIFEST
+    read_deployed(current)  # before anything is fetched: a broken folder is named first
     located = locate(repo, version=version, stage=stage, name=name)
     manifest = describe(repo, located, name, stage)
-    current = folder / MANIFEST
-    if current.is_file():
-        before = json.loads(current.read_text(encoding="utf-8"))
+    with deploying(folder):
+        remove_stale(folder, name, started)
+        before = read_deployed(current)
         if (before.get("version"), before.get("md5")) == (manifest["version"], manifest["md5"]):
             return before, False
-    else:
-        before = {}
-    download(located, repo, folder / manifest["file"])
-    write_text(current, json.dumps(manifest, indent=2) + "\n")  # last: the switch
-    prune(folder, name, {manifest["file"], str(before.get("file"))})
+        download(located, repo, folder / manifest["file"])
+        write_text(current, json.dumps(manifest, indent=2) + "\n")  # last: the switch
+        prune(folder, name, {manifest["file"], str(before.get("file"))})
     return manifest, True
 
 

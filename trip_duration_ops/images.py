@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 from trip_duration.errors import InputError, run
+from trip_duration.files import write_text
 
 IMAGE = re.compile(r"[A-Za-z0-9_.-]+\.(png|svg|jpg|jpeg)")
 CML = "npx --yes @dvcorg/cml@0.20"
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
         image = path.relative_to(root).as_posix()
         text = relink(text, image, publish(path, args.repo_url, args.cml))
         print(f"publish-images: {image} published")
-    args.report.write_text(text, encoding="utf-8")
+    write_text(args.report, text)
 
 
 if __name__ == "__main__":

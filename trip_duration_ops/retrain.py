@@ -47,7 +47,7 @@ import yaml
 from trip_duration import registry
 from trip_duration.catalog import data_months
 from trip_duration.errors import InputError, run
-from trip_duration.files import read_yaml
+from trip_duration.files import read_yaml, write_text
 from trip_duration.params import read_section
 from trip_duration_ops import monitor
 from trip_duration_ops.gitops import changed_files, git, rev, tool
@@ -226,7 +226,7 @@ def write_window(params: Path, conf: Path, decision: dict[str, Any]) -> None:
         "train_months": decision["train_months"],
         "val_months": decision["val_months"],
     }
-    params.write_text(yaml.safe_dump(tree, sort_keys=False), encoding="utf-8")
+    write_text(params, yaml.safe_dump(tree, sort_keys=False))
     sync(conf, params, "config", dry_run=False)
     compose(conf, "config", [], params)
 
