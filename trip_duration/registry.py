@@ -36,10 +36,10 @@ class Located:
     md5: str
 
 
-def first_line(error: BaseException) -> str:
-    """An exception as one short line: its message's first line, or its type's name."""
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
+def one_line(error: BaseException, limit: int = 300) -> str:
+    """An exception as one line: its message with the lines joined (cut at `limit`), or its type's name."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def check_repo(repo: str | Path) -> None:
@@ -71,7 +71,7 @@ def reading(repo: str | Path, what: str) -> Iterator[None]:
     try:
         yield
     except (GTOException, SCMError, DvcException) as error:
-        raise InputError(repo, f"{what} failed: {first_line(error)}") from None
+        raise InputError(repo, f"{what} failed: {one_line(error)}") from None
 
 
 def latest_version(repo: str | Path, name: str = ARTIFACT) -> str | None:
@@ -134,16 +134,18 @@ def register(repo: str | Path, ref: str, bump: str | None, message: str, name: s
 
     first = latest_version(repo, name) is None
     bumps = {} if first else {"bump_minor": bump == "minor", "bump_patch": bump == "patch"}
-    tag = gto_register(
-        str(repo), name, ref, version=FIRST_VERSION if first else None, message=message, **bumps
-    )
+    with reading(repo, f"gto register {name} {ref}"):
+        tag = gto_register(
+            str(repo), name, ref, version=FIRST_VERSION if first else None, message=message, **bumps
+        )
     return tag.version
 
 
 def assign(repo: str | Path, version: str, stage: str, message: str, name: str = ARTIFACT) -> None:
     from gto.api import assign as gto_assign
 
-    gto_assign(str(repo), name, stage, version=version, message=message)
+    with reading(repo, f"gto assign {name} {version} to {stage}"):
+        gto_assign(str(repo), name, stage, version=version, message=message)
 
 
 def local_version(path: str | Path) -> str:
@@ -215,7 +217,7 @@ def download(located: Located, repo: str | Path, out: str | Path) -> Path:
                     digest.update(chunk)
                     target.write(chunk)
         except Exception as error:  # DVC raises many kinds: a missing remote, file or cache entry
-            problem = first_line(error)
+            problem = one_line(error)
             raise InputError(f"{repo}@{located.version}", f"cannot read {located.path} ({problem})") from None
         if digest.hexdigest() != located.md5:
             got = digest.hexdigest()
