@@ -51,7 +51,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cml", default=CML, help="how to run CML (%(default)s)")
     args = parser.parse_args(argv)
     root = args.report.parent
-    text = args.report.read_text(encoding="utf-8")
+    try:
+        text = args.report.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(
+            args.report, f"cannot read the report ({getattr(error, 'strerror', None) or error})"
+        ) from None
     safe, refused = images_to_publish(root / args.images)
     for path in refused:
         print(f"publish-images: not publishing {path.relative_to(root)}")
