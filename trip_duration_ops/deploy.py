@@ -6,7 +6,9 @@
 Resolves the stage or version with GTO, downloads the model at its commit (md5 checked against
 dvc.lock there), writes it beside the manifest, then replaces `manifest.json` in one rename: a
 service polling the folder switches to it (trip-duration serve --model-dir deploy/). The previous
-model file stays, so the folder always holds what a service may still be serving.
+model file stays, so the folder always holds what a service may still be serving. One deploy
+writes to a folder at a time (a lock on the folder); each removes the temporary files that a
+cancelled deploy left there. An unreadable manifest.json is named in one line, and nothing changes.
 Expected output:
     deploy: trip-duration v0.1.1 (prod) -> deploy/trip-duration-v0.1.1.joblib
 """
@@ -89,14 +91,17 @@ def deploying(folder: Path) -> Iterator[None]:
 def remove_stale(folder: Path, name: str, started: float) -> list[Path]:
     """Remove the temporary files that cancelled deploys left (atomic_path's `.<file>.*.tmp`).
 
-    Called while holding the folder (`deploying`): no other deploy is writing, so each such file
-    is a dead deploy's; the age check also spares one an older, unlocked deploy may still write.
+    Called while holding the folder (`deploying`), so no other deploy of this code is writing and
+    each such file is a dead deploy's. Only files last written before this deploy started go: one
+    that a deploy not taking the lock (older code) is still writing has a newer mtime and stays.
     """
-    patterns = (f".{name}-v*.joblib.*.tmp", f".{MANIFEST}.*.tmp")
-    stale = [path for pattern in patterns for path in folder.glob(pattern) if path.stat().st_mtime < started]
-    for path in stale:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+    stale = []
+    for pattern in (f".{name}-v*.joblib.*.tmp", f".{MANIFEST}.*.tmp"):
+        for path in folder.glob(pattern):
+            with contextlib.suppress(FileNotFoundError):  # gone meanwhile: nothing to do
+                if path.stat().st_mtime < started:
+                    path.unlink()
+                    stale.append(path)
     return stale
 
 
