@@ -23,6 +23,7 @@ PROJECT_FILES = (
     "dvc.yaml",
     "params.yaml",
     "pyproject.toml",
+    "constraints.txt",  # the workflows install with it
 )
 
 
