@@ -23,7 +23,7 @@ PROJECT_FILES = (
     "dvc.yaml",
     "params.yaml",
     "pyproject.toml",
-    "constraints.txt",
+    "constraints.txt",  # the workflows install with it
 )
 
 

@@ -9,7 +9,6 @@ numpy and Arrow only (no pandas, no scikit-learn): re-scoring after a model chan
 import argparse
 import itertools
 import json
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pyarrow.parquet as pq
 from trip_duration import metrics
 from trip_duration.errors import run
 from trip_duration.features import pickup_hour
-from trip_duration.files import write_text
+from trip_duration.files import atomic_folder, write_text
 from trip_duration.params import read_section
 from trip_duration.tlc import to_numpy
 
@@ -125,12 +124,9 @@ def main(argv: list[str] | None = None) -> None:
         **{key: train_scores[key] for key in ("train_sampled_from",) if key in train_scores},
     }
 
-    plots = Path(args.plots)
-    if plots.exists():
-        shutil.rmtree(plots)
-    plots.mkdir(parents=True)
-    for stem, rows in tables.items():
-        (plots / f"{stem}.csv").write_text(to_csv(rows), encoding="utf-8")
+    with atomic_folder(args.plots) as plots:
+        for stem, rows in tables.items():
+            (plots / f"{stem}.csv").write_text(to_csv(rows), encoding="utf-8")
     write_text(args.metrics, json.dumps(scores, indent=2) + "\n")
     print("evaluate: " + ", ".join(f"{key} {value}" for key, value in scores.items()))
 

@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,6 +35,31 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         for folder in made if not done else ():
             with contextlib.suppress(OSError):  # not empty: another output is in it
                 folder.rmdir()
+
+
+@contextmanager
+def atomic_folder(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary folder beside `path`; swap it in for `path` only if the block succeeds.
+
+    The old folder is renamed aside, the new one renamed in, then the old one removed: a reader
+    sees the whole old folder or the whole new one, and a failure leaves the old one as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o755)  # mkdtemp makes it owner-only
+        old = None
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            os.replace(path, old)  # onto the empty folder just made: a name nobody else uses
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
 
 
 def write_atomic(path: str | Path, write: Callable[[Path], object]) -> None:

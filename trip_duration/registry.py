@@ -7,9 +7,11 @@
 repository and checks it against the md5 that dvc.lock recorded at the version's commit.
 """
 
+import contextlib
 import hashlib
 import tempfile
 import urllib.parse
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,15 +36,54 @@ class Located:
     md5: str
 
 
+def one_line(error: BaseException, limit: int = 300) -> str:
+    """An exception as one line: its message with the lines joined (cut at `limit`), or its type's name."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def check_repo(repo: str | Path) -> None:
+    """A local repository must be a folder under git; a URL is left to git to reach."""
+    url = urllib.parse.urlparse(str(repo))
+    if url.scheme not in ("", "file") or "@" in str(repo).split("/")[0]:  # https://, git@host:...
+        return
+    folder = Path(url.path if url.scheme == "file" else str(repo))
+    if not folder.exists():
+        raise InputError(repo, "no such repository: the folder does not exist")
+    if not folder.is_dir():
+        raise InputError(repo, "not a repository: it is a file, not a folder")
+    from scmrepo.exceptions import SCMError
+    from scmrepo.git import Git
+
+    try:
+        Git(str(folder)).close()
+    except SCMError:
+        raise InputError(repo, "not a git repository") from None
+
+
+@contextlib.contextmanager
+def reading(repo: str | Path, what: str) -> Iterator[None]:
+    """git, GTO and DVC errors while reading the registry of `repo` become one line naming it."""
+    from dvc.exceptions import DvcException
+    from gto.exceptions import GTOException
+    from scmrepo.exceptions import SCMError
+
+    try:
+        yield
+    except (GTOException, SCMError, DvcException) as error:
+        raise InputError(repo, f"{what} failed: {one_line(error)}") from None
+
+
 def latest_version(repo: str | Path, name: str = ARTIFACT) -> str | None:
     """The highest registered version, e.g. v0.1.2; None before the first."""
     from gto.api import find_latest_version
     from gto.exceptions import ArtifactNotFound
 
-    try:
-        found = find_latest_version(str(repo), name)
-    except ArtifactNotFound:
-        return None
+    with reading(repo, f"finding the latest version of {name}"):
+        try:
+            found = find_latest_version(str(repo), name)
+        except ArtifactNotFound:
+            return None
     return found.version if found else None
 
 
@@ -50,7 +91,7 @@ def _registered(repo: str | Path, artifact: str, **which: str) -> Any:
     """GTO's registered version of `artifact` found by `which` (name= or commit_hexsha=), or None."""
     from gto.registry import GitRegistry
 
-    with GitRegistry.from_url(str(repo)) as registry:
+    with reading(repo, f"reading the registry of {artifact}"), GitRegistry.from_url(str(repo)) as registry:
         state = registry.get_state()
         if artifact not in state.get_artifacts():
             return None
@@ -77,10 +118,11 @@ def stage_version(repo: str | Path, stage: str, name: str = ARTIFACT) -> str | N
     from gto.api import find_versions_in_stage
     from gto.exceptions import ArtifactNotFound
 
-    try:
-        found = find_versions_in_stage(str(repo), name, stage)
-    except ArtifactNotFound:
-        return None
+    with reading(repo, f"finding {name} in stage '{stage}'"):
+        try:
+            found = find_versions_in_stage(str(repo), name, stage)
+        except ArtifactNotFound:
+            return None
     if isinstance(found, list):
         found = found[0] if found else None
     return found.version if found else None
@@ -92,16 +134,18 @@ def register(repo: str | Path, ref: str, bump: str | None, message: str, name: s
 
     first = latest_version(repo, name) is None
     bumps = {} if first else {"bump_minor": bump == "minor", "bump_patch": bump == "patch"}
-    tag = gto_register(
-        str(repo), name, ref, version=FIRST_VERSION if first else None, message=message, **bumps
-    )
+    with reading(repo, f"gto register {name} {ref}"):
+        tag = gto_register(
+            str(repo), name, ref, version=FIRST_VERSION if first else None, message=message, **bumps
+        )
     return tag.version
 
 
 def assign(repo: str | Path, version: str, stage: str, message: str, name: str = ARTIFACT) -> None:
     from gto.api import assign as gto_assign
 
-    gto_assign(str(repo), name, stage, version=version, message=message)
+    with reading(repo, f"gto assign {name} {version} to {stage}"):
+        gto_assign(str(repo), name, stage, version=version, message=message)
 
 
 def local_version(path: str | Path) -> str:
@@ -140,6 +184,7 @@ def locate(
 ) -> Located:
     """The registered model's commit and path, and the md5 dvc.lock records for it there."""
     repo = str(repo)
+    check_repo(repo)
     if stage is not None:
         version = stage_version(repo, stage, name)
         if version is None:
@@ -149,8 +194,9 @@ def locate(
     rev = version_commit(repo, version, name)
     import dvc.api
 
-    path = dvc.api.artifacts_show(name, version=version, repo=repo)["path"]
-    md5 = out_md5(yaml.safe_load(read_at(repo, "dvc.lock", rev)), path)
+    with reading(f"{repo}@{version}", f"reading {name}'s path and dvc.lock at {rev[:8]}"):
+        path = dvc.api.artifacts_show(name, version=version, repo=repo)["path"]
+        md5 = out_md5(yaml.safe_load(read_at(repo, "dvc.lock", rev)), path)
     if md5 is None:
         raise InputError(f"{repo}@{rev[:8]}", f"dvc.lock records no output {path}")
     return Located(version, rev, path, md5)
@@ -171,7 +217,7 @@ def download(located: Located, repo: str | Path, out: str | Path) -> Path:
                     digest.update(chunk)
                     target.write(chunk)
         except Exception as error:  # DVC raises many kinds: a missing remote, file or cache entry
-            problem = str(error).splitlines()[0] if str(error) else type(error).__name__
+            problem = one_line(error)
             raise InputError(f"{repo}@{located.version}", f"cannot read {located.path} ({problem})") from None
         if digest.hexdigest() != located.md5:
             got = digest.hexdigest()
@@ -190,9 +236,14 @@ def load_model_from(
 
     if path is not None:
         if not path.is_file():
-            raise InputError(path, "is not a file")
+            raise InputError(path, "is a folder, not a model file" if path.is_dir() else "no such file")
         return load_model(path), "model", local_version(path), None
     located = locate(repo, version=version, stage=stage)
     with tempfile.TemporaryDirectory() as tmp:
-        model = load_model(download(located, repo, Path(tmp) / "model.joblib"))
+        try:
+            model = load_model(download(located, repo, Path(tmp) / "model.joblib"))
+        except InputError as error:  # name the version, not the temporary file
+            if not error.path.startswith(tmp):
+                raise
+            raise InputError(f"{repo}@{located.version}", f"{located.path}: {error.problem}") from None
     return model, ARTIFACT, located.version, located.rev

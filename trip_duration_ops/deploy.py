@@ -7,7 +7,9 @@
 Resolves the stage or version with GTO, downloads the model at its commit (md5 checked against
 dvc.lock there), writes it beside the manifest, then replaces `manifest.json` in one rename: a
 service polling the folder switches to it (trip-duration serve --model-dir deploy/). The previous
-model file stays, so the folder always holds what a service may still be serving.
+model file stays, so the folder always holds what a service may still be serving. One deploy
+writes to a folder at a time (a lock on the folder); each removes the temporary files that a
+cancelled deploy left there. An unreadable manifest.json is named in one line, and nothing changes.
 With --reviewed-on REF, a version whose commit is not in REF's history (never merged there) is
 refused before anything is read from the DVC remote or written: a stage tag is an ordinary git tag
 that anyone allowed to push tags can put on any commit.
@@ -16,10 +18,14 @@ Expected output:
 """
 
 import argparse
+import contextlib
+import fcntl
 import json
+import os
 import subprocess
 import time
 import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +63,54 @@ def describe(repo: str, located: Located, name: str, stage: str | None) -> dict[
     }
 
 
+def read_deployed(current: Path) -> dict[str, Any]:
+    """The manifest in the folder ({} where there is none); an unreadable one is a one-line error."""
+    if not current.exists():
+        return {}
+    try:
+        manifest = json.loads(current.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InputError(current, f"unreadable ({error}): fix or remove it, then deploy again") from None
+    if not isinstance(manifest, dict):
+        raise InputError(current, "not a JSON object: fix or remove it, then deploy again")
+    return manifest
+
+
+@contextlib.contextmanager
+def deploying(folder: Path) -> Iterator[None]:
+    """Hold the folder for one deploy at a time: the next one waits until this one is done."""
+    made = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # released by the kernel, too, when a deploy is killed
+        yield
+    except BaseException:
+        if made:
+            with contextlib.suppress(OSError):  # nothing placed: the folder goes again
+                folder.rmdir()
+        raise
+    finally:
+        os.close(fd)
+
+
+def remove_stale(folder: Path, name: str, started: float) -> list[Path]:
+    """Remove the temporary files that cancelled deploys left (atomic_path's `.<file>.*.tmp`).
+
+    Called while holding the folder (`deploying`), so no other deploy of this code is writing and
+    each such file is a dead deploy's. Only files last written before this deploy started go: one
+    that a deploy not taking the lock (older code) is still writing has a newer mtime and stays.
+    """
+    stale = []
+    for pattern in (f".{name}-v*.joblib.*.tmp", f".{MANIFEST}.*.tmp"):
+        for path in folder.glob(pattern):
+            with contextlib.suppress(FileNotFoundError):  # gone meanwhile: nothing to do
+                if path.stat().st_mtime < started:
+                    path.unlink()
+                    stale.append(path)
+    return stale
+
+
 def prune(folder: Path, name: str, keep: set[str]) -> None:
     """Remove older model files, keeping the `KEEP` newest and those named in `keep`."""
     files = sorted(folder.glob(f"{name}-v*.joblib"), key=lambda path: path.stat().st_mtime, reverse=True)
@@ -90,20 +144,21 @@ def deploy(
     repo: str, folder: Path, name: str, version: str | None, stage: str | None, reviewed_on: str | None = None
 ) -> tuple[dict, bool]:
     """Place the model and its manifest; (manifest, whether anything changed)."""
+    started = time.time()
+    current = folder / MANIFEST
+    read_deployed(current)  # before anything is fetched: a broken folder is named first
     located = locate(repo, version=version, stage=stage, name=name)
     if reviewed_on is not None:  # before anything is downloaded or written
         check_reviewed(repo, located, name, reviewed_on)
     manifest = describe(repo, located, name, stage)
-    current = folder / MANIFEST
-    if current.is_file():
-        before = json.loads(current.read_text(encoding="utf-8"))
+    with deploying(folder):
+        remove_stale(folder, name, started)
+        before = read_deployed(current)
         if (before.get("version"), before.get("md5")) == (manifest["version"], manifest["md5"]):
             return before, False
-    else:
-        before = {}
-    download(located, repo, folder / manifest["file"])
-    write_text(current, json.dumps(manifest, indent=2) + "\n")  # last: the switch
-    prune(folder, name, {manifest["file"], str(before.get("file"))})
+        download(located, repo, folder / manifest["file"])
+        write_text(current, json.dumps(manifest, indent=2) + "\n")  # last: the switch
+        prune(folder, name, {manifest["file"], str(before.get("file"))})
     return manifest, True
 
 

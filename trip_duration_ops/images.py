@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 from trip_duration.errors import InputError, run
+from trip_duration.files import write_text
 
 IMAGE = re.compile(r"[A-Za-z0-9_.-]+\.(png|svg|jpg|jpeg)")
 CML = "npx --yes @dvcorg/cml@0.20.6"
@@ -50,7 +51,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cml", default=CML, help="how to run CML (%(default)s)")
     args = parser.parse_args(argv)
     root = args.report.parent
-    text = args.report.read_text(encoding="utf-8")
+    try:
+        text = args.report.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(
+            args.report, f"cannot read the report ({getattr(error, 'strerror', None) or error})"
+        ) from None
     safe, refused = images_to_publish(root / args.images)
     for path in refused:
         print(f"publish-images: not publishing {path.relative_to(root)}")
@@ -58,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
         image = path.relative_to(root).as_posix()
         text = relink(text, image, publish(path, args.repo_url, args.cml))
         print(f"publish-images: {image} published")
-    args.report.write_text(text, encoding="utf-8")
+    write_text(args.report, text)
 
 
 if __name__ == "__main__":

@@ -88,9 +88,20 @@ def should_promote(challenger_rmse: float, champion_rmse: float | None, toleranc
 
 
 def lock_at(rev: str) -> dict[str, Any]:
-    """dvc.lock as committed at `rev`; empty where there is none."""
+    """dvc.lock as committed at `rev`; one line naming the rev where git cannot show it.
+
+    Never guessed empty: an empty lock at the previous version would read as "everything changed"
+    and register a minor bump.
+    """
     done = subprocess.run(["git", "show", f"{rev}:dvc.lock"], capture_output=True, text=True)
-    return (yaml.safe_load(done.stdout) or {}) if done.returncode == 0 else {}
+    if done.returncode != 0:
+        said = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+        raise InputError(f"{rev}:dvc.lock", f"cannot be read ({said}); no version is registered")
+    try:
+        lock = yaml.safe_load(done.stdout)
+    except yaml.YAMLError as error:
+        raise InputError(f"{rev}:dvc.lock", f"not valid YAML ({registry.one_line(error)})") from None
+    return lock if isinstance(lock, dict) else {}
 
 
 def choose_version(artifact: str, model_path: str) -> tuple[str | None, str, str | None]:
@@ -192,8 +203,11 @@ def main(argv: list[str] | None = None) -> None:
     version, how, bump = choose_version(artifact, model_path)
     from dvc.repo import Repo
 
-    with Repo() as repo:  # before any tag names the model, so consumers can always fetch it
-        repo.push()
+    try:
+        with Repo() as repo:  # before any tag names the model, so consumers can always fetch it
+            repo.push()
+    except Exception as error:  # DVC raises many kinds: no remote, an unreachable one, a missing cache entry
+        raise InputError("dvc push", f"{registry.one_line(error)}; nothing is registered") from None
     import pandas as pd
 
     val = pd.read_parquet(val_path)

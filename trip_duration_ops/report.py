@@ -27,7 +27,7 @@ import yaml
 from trip_duration import metrics as scores
 from trip_duration.catalog import meta_files, out_md5, pipeline_paths
 from trip_duration.errors import InputError, run
-from trip_duration.files import read_yaml
+from trip_duration.files import read_yaml, write_text
 from trip_duration.params import read_section
 from trip_duration_ops.report_plots import Images, render_plots
 
@@ -342,8 +342,7 @@ def main(argv: list[str] | None = None) -> None:
     text, passed = report(
         metrics, params, base_dvc, pr_dvc, plots_md, args.base, limit, warning, aging, same_trips
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
+    write_text(args.out, text)
     print(f"{text.splitlines()[0]}\nwrote {args.out}")
     if not passed:
         sys.exit(1)

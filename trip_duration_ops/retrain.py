@@ -47,7 +47,7 @@ import yaml
 from trip_duration import registry
 from trip_duration.catalog import data_months
 from trip_duration.errors import InputError, run
-from trip_duration.files import read_yaml
+from trip_duration.files import read_yaml, write_text
 from trip_duration.params import params_at, read_section
 from trip_duration_ops import monitor
 from trip_duration_ops.gitops import changed_files, git, rev, tool
@@ -86,11 +86,34 @@ def window_text(decision: dict[str, Any]) -> str:
     return f"train on {', '.join(decision['train_months'])}, validate on {', '.join(decision['val_months'])}"
 
 
+def verdict(record: dict[str, Any]) -> str:
+    """What the month's record says: `ALERT (reasons)` or `ok`."""
+    return f"ALERT ({'; '.join(map(reason_text, record['reasons']))})" if record["alert"] else "ok"
+
+
+def trigger(record: dict[str, Any]) -> str:
+    """Why a retrain was decided, with the record's alert where the policy, not the alert, decided it."""
+    why = record["decision"]["why"]
+    if why.startswith("alert: "):
+        return why
+    return f"{why}; {verdict(record) if record['alert'] else 'no alert'}"
+
+
+def month_summary(record: dict[str, Any]) -> str:
+    """A month in the commit message: `2022-05 ALERT (…): retrain`, `2023-04 ok: retrain (policy: always)`."""
+    decision = record["decision"]
+    if not decision["retrain"]:
+        kept = f": no retrain ({decision['why']})" if record["alert"] else ""
+        return f"{record['month']} {verdict(record)}{kept}"
+    why = "" if decision["why"].startswith("alert: ") else f" ({decision['why']})"
+    return f"{record['month']} {verdict(record)}: retrain{why}"
+
+
 def pr_body(record: dict[str, Any], report: str, gate_passes: bool, auto_merge: bool) -> str:
     """The pull request's description: the trigger with its numbers, the plan, then the report."""
     decision, metric = record["decision"], record["metrics"]
     lines = [
-        f"Retrain on {record['month']}: {decision['why']}.",
+        f"Retrain on {record['month']}: {trigger(record)}.",
         "",
         f"- monitored model: {record['model']['name']} {record['model']['version']} (`prod`), validated on"
         f" {', '.join(record['reference']['months'])} (rmse {record['reference']['rmse']})",
@@ -151,21 +174,15 @@ def check(args: argparse.Namespace) -> None:
     monitor.write_history(args.out)
     for record in records:
         decision, version = record["decision"], record["model"]["version"]
-        verdict = (
-            "ALERT (" + "; ".join(map(reason_text, record["reasons"])) + ")" if record["reasons"] else "ok"
-        )
-        plan = (
-            f"retrain ({window_text(decision)})" if decision["retrain"] else f"no retrain: {decision['why']}"
-        )
-        print(f"retrain: {record['month']} monitored on prod {version}: {verdict}: {plan}")
+        by = "" if decision["why"].startswith("alert: ") else f"{decision['why']}; "
+        plan = f"retrain ({by}{window_text(decision)})"
+        plan = plan if decision["retrain"] else f"no retrain: {decision['why']}"
+        print(f"retrain: {record['month']} monitored on prod {version}: {verdict(record)}: {plan}")
     with dvc_repo() as repo:
         repo.add(str(args.data_dir))
         repo.reproduce()
     git("add", str(args.data_dvc), str(args.out), "dvc.lock", "reports")
-    summary = ", ".join(
-        f"{r['month']} {'ALERT, retrain' if r['decision']['retrain'] else 'alert' if r['alert'] else 'ok'}"
-        for r in records
-    )
+    summary = ", ".join(map(month_summary, records))
     git("commit", "-q", "-m", f"data: {' '.join(todo)} monitored on prod {watch.name['version']} ({summary})")
     with dvc_repo() as repo:
         repo.push()
@@ -190,7 +207,7 @@ def write_window(params: Path, conf: Path, decision: dict[str, Any]) -> None:
         "train_months": decision["train_months"],
         "val_months": decision["val_months"],
     }
-    params.write_text(yaml.safe_dump(tree, sort_keys=False), encoding="utf-8")
+    write_text(params, yaml.safe_dump(tree, sort_keys=False))
     sync(conf, params, "config", dry_run=False)
     compose(conf, "config", [], params)
 
@@ -253,7 +270,7 @@ def propose(args: argparse.Namespace) -> None:
         with dvc_repo() as repo:
             repo.reproduce()
         git("add", str(args.conf), args.params, "dvc.lock", "reports")
-        git("commit", "-q", "-m", f"retrain: {window_text(decision)} ({record['month']}: {decision['why']})")
+        git("commit", "-q", "-m", f"retrain: {window_text(decision)} ({record['month']}: {trigger(record)})")
         subprocess.run(["git", "fetch", "-q", "origin", branch], capture_output=True)  # absent the first time
         if rev(f"origin/{branch}^{{tree}}") == rev("HEAD^{tree}"):
             number = pull_request_of(branch)

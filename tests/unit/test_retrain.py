@@ -7,7 +7,7 @@ import pytest
 
 from trip_duration.errors import InputError
 from trip_duration_ops.gitops import git, tool
-from trip_duration_ops.retrain import decide, newest_record, pr_body, reason_text
+from trip_duration_ops.retrain import decide, month_summary, newest_record, pr_body, reason_text, trigger
 
 RULES = {"name": "default", "when": "alert", "train_window": 1, "auto_merge": True}
 MONTHS = ["2022-01", "2022-02", "2022-03", "2022-04", "2022-05"]
@@ -82,6 +82,41 @@ def test_the_pull_request_body_holds_the_trigger_the_plan_and_the_report_without
     ]
     assert "## Metrics" in body and "y.png" not in body
     assert "a person reviews and merges" in pr_body(found, report, False, False)
+
+
+def decided(month: str, rules: dict, *reasons: dict) -> dict:
+    found = record(month, *reasons)
+    return {**found, "decision": decide(found, rules, MONTHS)}
+
+
+def test_the_record_says_whether_a_retrain_came_from_an_alert_or_from_the_policy() -> None:
+    always, never = {**RULES, "when": "always"}, {**RULES, "when": "never"}
+    assert month_summary(decided("2022-05", RULES, RMSE)) == (
+        "2022-05 ALERT (max_rmse_increase_pct 11.04 > 10.0): retrain"
+    )
+    assert month_summary(decided("2022-05", always)) == "2022-05 ok: retrain (policy: always)"
+    assert month_summary(decided("2022-05", always, RMSE)) == (
+        "2022-05 ALERT (max_rmse_increase_pct 11.04 > 10.0): retrain (policy: always)"
+    )
+    assert month_summary(decided("2022-05", never, RMSE)) == (
+        "2022-05 ALERT (max_rmse_increase_pct 11.04 > 10.0): no retrain (policy: never)"
+    )
+    assert month_summary(decided("2022-05", RULES)) == "2022-05 ok"
+    assert trigger(decided("2022-05", always)) == "policy: always; no alert"
+    assert trigger(decided("2022-05", RULES, RMSE)) == "alert: max_rmse_increase_pct 11.04 > 10.0"
+
+
+def test_a_policy_retrain_without_an_alert_says_so_in_its_pull_request() -> None:
+    found = {
+        **decided("2022-05", {**RULES, "when": "always"}),
+        "model": {"name": "trip-duration", "version": "v0.1.0"},
+        "reference": {"months": ["2022-02"], "rows": 66097, "rmse": 6.9014},
+        "metrics": {"rows": 72868, "rmse": 7.0, "rmse_increase_pct": 1.43},
+        "drift": {"drifted_share": 0.0, "prediction": {"score": 0.01}},
+    }
+    body = pr_body(found, "report\n", True, True)
+    assert body.splitlines()[0] == "Retrain on 2022-05: policy: always; no alert."
+    assert "ALERT" not in body and "alert:" not in body
 
 
 def test_the_newest_record_is_the_latest_month(tmp_path: Path) -> None:
