@@ -27,7 +27,7 @@ edited when origin's branch already holds the same tree and its PR is open. With
 required checks pass (level 4); with false, a person merges it (level 3). The PR body holds the
 trigger (the monitoring numbers against their thresholds) and the report.
 Expected output:
-    retrain: 2022-05 monitored on prod v0.1.0: ALERT (max_rmse_increase_pct 11.04 > 10.0): retrain (train
+    retrain: 2022-05 monitored on prod v0.1.0: ALERT (max_rmse_increase_pct 11.07 > 10.0): retrain (train
     on 2022-04, validate on 2022-05)
     retrain: committed data and records for 2022-05 to main
     retrain: proposed retrain/2022-05 (train on 2022-04, validate on 2022-05), gate passes: PR #1 created
