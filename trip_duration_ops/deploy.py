@@ -14,6 +14,7 @@ Expected output:
 import argparse
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,9 @@ from trip_duration.registry import ARTIFACT, Located, download, locate, read_at
 from trip_duration_ops.service.deployment import MANIFEST
 
 KEEP = 2  # model files kept in the folder: the new one and the one it replaces
+# Seconds from writing the manifest to the moment its model takes over in every process of the
+# service: time for each to see the manifest (--poll-seconds, 2) and to load and probe the model.
+LEAD_SECONDS = 5.0
 
 
 def describe(repo: str, located: Located, name: str, stage: str | None) -> dict[str, Any]:
@@ -59,7 +63,9 @@ def prune(folder: Path, name: str, keep: set[str]) -> None:
             path.unlink()
 
 
-def deploy(repo: str, folder: Path, name: str, version: str | None, stage: str | None) -> tuple[dict, bool]:
+def deploy(
+    repo: str, folder: Path, name: str, version: str | None, stage: str | None, lead: float = LEAD_SECONDS
+) -> tuple[dict, bool]:
     """Place the model and its manifest; (manifest, whether anything changed)."""
     located = locate(repo, version=version, stage=stage, name=name)
     manifest = describe(repo, located, name, stage)
@@ -71,6 +77,8 @@ def deploy(repo: str, folder: Path, name: str, version: str | None, stage: str |
     else:
         before = {}
     download(located, repo, folder / manifest["file"])
+    at = datetime.fromtimestamp(time.time() + lead, UTC)  # counted from the switch, not the download
+    manifest["takes_over_at"] = at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     write_text(current, json.dumps(manifest, indent=2) + "\n")  # last: the switch
     prune(folder, name, {manifest["file"], str(before.get("file"))})
     return manifest, True
@@ -84,10 +92,16 @@ def main(argv: list[str] | None = None) -> None:
     which.add_argument("--stage", help="e.g. prod")
     which.add_argument("--version", help="e.g. v0.1.1")
     parser.add_argument("--name", default=ARTIFACT, help="artifact name in dvc.yaml (%(default)s)")
+    parser.add_argument(
+        "--lead-seconds",
+        type=float,
+        default=LEAD_SECONDS,
+        help="seconds until the model takes over in every process (%(default)s)",
+    )
     args = parser.parse_args(argv)
     if args.to.exists() and not args.to.is_dir():
         raise InputError(args.to, "is not a folder")
-    manifest, changed = deploy(args.repo, args.to, args.name, args.version, args.stage)
+    manifest, changed = deploy(args.repo, args.to, args.name, args.version, args.stage, args.lead_seconds)
     where = f" ({args.stage})" if args.stage else ""
     if changed:
         print(f"deploy: {args.name} {manifest['version']}{where} -> {args.to / manifest['file']}")
