@@ -13,6 +13,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,8 @@ def test_deploy_then_serve_answers_as_the_model_does(registry: Path, tmp_path: P
     )
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["version"] == "v0.1.1" and manifest["train_months"] == ["2021-01"]
+    lead = datetime.fromisoformat(manifest["takes_over_at"]) - datetime.fromisoformat(manifest["deployed_at"])
+    assert manifest["takes_over_at"].endswith("Z") and 5 <= lead.total_seconds() < 60  # --lead-seconds 5
     assert manifest["metrics"]["rmse"] == 7.5991
     server = serve("--model-dir", str(folder))
     assert wait_ready(server.port) == {"ready": True, "model": "trip-duration", "version": "v0.1.1"}

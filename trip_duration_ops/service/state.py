@@ -85,6 +85,7 @@ class ModelState:
         self.refused: dict[str, Any] | None = None  # {"version", "md5", "error"} of the last failure
         self.loaded_at: float | None = None
         self._seen: Stat | tuple[()] = ()  # the manifest's stat when last read; () before the first read
+        self._manifest = str(model_dir / MANIFEST) if model_dir is not None else ""  # a str stats faster
         self._lock = asyncio.Lock()
 
     def describe(self) -> dict[str, Any]:
@@ -125,7 +126,7 @@ class ModelState:
 
     def _stat(self) -> Stat:
         try:
-            stat = os.stat(self.model_dir / MANIFEST)  # type: ignore[operator]
+            stat = os.stat(self._manifest)
         except OSError:
             return None
         return stat.st_ino, stat.st_mtime_ns, stat.st_size
@@ -181,7 +182,7 @@ class ModelState:
         async with self._lock:
             before = self.current
             if self.model_file is not None:
-                if self.current is None and self.refused is None:
+                if self.current is None:
                     try:
                         self._swap(*await asyncio.to_thread(timed_load_file, self.model_file))
                     except DeploymentError as error:
