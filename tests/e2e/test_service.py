@@ -367,8 +367,10 @@ def test_health_answers_while_a_tree_model_scores_a_large_batch(hgb_model: Path,
     assert batches >= 3 and took[len(took) * 3 // 4] < 50, took
 
 
-def test_two_workers_switch_as_one(registry: Path, tmp_path: Path, serve: Any) -> None:
-    """Clients on new connections reach both worker processes: no client sees v0.1.0 after v0.1.1."""
+@pytest.mark.parametrize("lead", [[], ["--lead-seconds", "0"]], ids=["default lead", "no lead"])
+def test_two_workers_switch_as_one(registry: Path, tmp_path: Path, serve: Any, lead: list[str]) -> None:
+    """Clients on new connections reach both worker processes: no client sees v0.1.0 after v0.1.1.
+    With no lead, each worker meets the new manifest on a request after its time: it loads it then."""
     folder = tmp_path / "deploy"
     deploy(registry, folder, "--version", "v0.1.0")
     server = serve("--model-dir", str(folder), "--workers", "2")
@@ -395,7 +397,7 @@ def test_two_workers_switch_as_one(registry: Path, tmp_path: Path, serve: Any) -
 
     try:
         until("v0.1.0")
-        deployed = deploy(registry, folder, "--version", "v0.1.1")
+        deployed = deploy(registry, folder, "--version", "v0.1.1", *lead)
         until("v0.1.1")
     finally:
         stop.set()
