@@ -2,11 +2,13 @@
 
     python -m bench.serve [--seconds 10] [--rounds 2] [--workers 2] [--connections 1,8,64]
                           [--batch 1000] [--month 2021-02] [--workdir /tmp/nyc-bench-serve] [--strict]
+                          [--deployed]
 
 One run, on this machine: trains both models on --train-month (the course's
 `(DictVectorizer, LinearRegression)` pickle, bench.course_service; this project's default model,
 conf/ composed without overrides), starts both services with the same number of worker processes
-(`gunicorn --workers N bench.course_service:app`; `trip-duration serve --model FILE --workers N`),
+(`gunicorn --workers N bench.course_service:app`; `trip-duration serve --model FILE --workers N`, or
+with --deployed `--model-dir` a folder holding the file and its manifest, as deploy writes it),
 checks that each answers sample trips as its model does in process, then loads them with `wrk`
 (bench/serve.lua, one thread) posting the same bodies: real trips of --month, one per request, at
 each concurrency; then lists of --batch trips to this service at concurrency 1. Each case lasts
@@ -212,6 +214,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mirror", type=Path, default=None, help="TLC files (default: $TLC_MIRROR)")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/nyc-bench-serve"))
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
+    parser.add_argument(
+        "--deployed",
+        action="store_true",
+        help="serve the project's model from a deployment folder (--model-dir)",
+    )
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         sys.exit("error: wrk is not installed (the load generator): apt-get install -y wrk")
@@ -232,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
     course = start_course(models[0], args.workers, workdir)
     project = None
     try:
-        project = start_project(models[1], args.workers, workdir)
+        project = start_project(models[1], args.workers, workdir, args.deployed)
         course.wait_ready(trips[0])
         project.wait_ready(trips[0])
         check_answers(course, project, models, trips[:50])

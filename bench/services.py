@@ -4,6 +4,7 @@ import contextlib
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -88,8 +89,21 @@ def start_course(model: Path, workers: int, workdir: Path) -> Server:
     return Server(COURSE, command, env, port, workdir / "course-service.log")
 
 
-def start_project(model: Path, workers: int, workdir: Path) -> Server:
+def start_project(model: Path, workers: int, workdir: Path, deployed: bool = False) -> Server:
+    """`trip-duration serve --model FILE`, or with `deployed` --model-dir: the file beside a manifest
+    (as `trip-duration deploy` writes it), where every request looks at the manifest."""
     port = free_port()
     serve = str(Path(sys.executable).parent / "trip-duration")
-    command = [serve, "serve", "--model", str(model), "--port", str(port), "--workers", str(workers)]
-    return Server(PROJECT, command, project_env(), port, workdir / "project-service.log")
+    source = ["--model", str(model)]
+    if deployed:
+        from trip_duration.catalog import file_md5
+
+        folder = workdir / "deploy"
+        folder.mkdir(exist_ok=True)
+        shutil.copyfile(model, folder / model.name)
+        manifest = {"name": "trip-duration", "version": "bench", "md5": file_md5(model), "file": model.name}
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+        source = ["--model-dir", str(folder)]
+    command = [serve, "serve", *source, "--port", str(port), "--workers", str(workers)]
+    env = {**project_env(), "PYTHONPATH": str(ROOT)}  # this checkout's service, as the course's
+    return Server(PROJECT, command, env, port, workdir / "project-service.log")

@@ -26,6 +26,7 @@ import subprocess
 import time
 import urllib.parse
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,9 @@ from trip_duration.registry import ARTIFACT, Located, download, locate, read_at
 from trip_duration_ops.service.deployment import MANIFEST
 
 KEEP = 2  # model files kept in the folder: the new one and the one it replaces
+# Seconds from writing the manifest to the moment its model takes over in every process of the
+# service: time for each to see the manifest (--poll-seconds, 2) and to load and probe the model.
+LEAD_SECONDS = 5.0
 
 
 def describe(repo: str, located: Located, name: str, stage: str | None) -> dict[str, Any]:
@@ -141,7 +145,13 @@ def check_reviewed(repo: str, located: Located, name: str, ref: str) -> None:
 
 
 def deploy(
-    repo: str, folder: Path, name: str, version: str | None, stage: str | None, reviewed_on: str | None = None
+    repo: str,
+    folder: Path,
+    name: str,
+    version: str | None,
+    stage: str | None,
+    reviewed_on: str | None = None,
+    lead: float = LEAD_SECONDS,
 ) -> tuple[dict, bool]:
     """Place the model and its manifest; (manifest, whether anything changed)."""
     started = time.time()
@@ -157,6 +167,8 @@ def deploy(
         if (before.get("version"), before.get("md5")) == (manifest["version"], manifest["md5"]):
             return before, False
         download(located, repo, folder / manifest["file"])
+        at = datetime.fromtimestamp(time.time() + lead, UTC)  # counted from the switch, not the download
+        manifest["takes_over_at"] = at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         write_text(current, json.dumps(manifest, indent=2) + "\n")  # last: the switch
         prune(folder, name, {manifest["file"], str(before.get("file"))})
     return manifest, True
@@ -175,13 +187,23 @@ def main(argv: list[str] | None = None) -> None:
         metavar="REF",
         help="deploy only a version whose commit is reachable from REF (e.g. main) in the clone --repo",
     )
+    parser.add_argument(
+        "--lead-seconds",
+        type=float,
+        default=LEAD_SECONDS,
+        help="seconds until the model takes over in every process (%(default)s)",
+    )
     args = parser.parse_args(argv)
+    if args.lead_seconds < 0:
+        raise InputError("--lead-seconds", f"{args.lead_seconds:g}: a time to come, at least 0")
     if args.to.exists() and not args.to.is_dir():
         raise InputError(args.to, "is not a folder")
     if args.reviewed_on and urllib.parse.urlparse(args.repo).scheme not in ("", "file"):
         # A hosted repository's history would come through a clone made for the check: check in yours.
         raise InputError(args.repo, "--reviewed-on reads a local clone, not a URL: clone it, pass its path")
-    manifest, changed = deploy(args.repo, args.to, args.name, args.version, args.stage, args.reviewed_on)
+    manifest, changed = deploy(
+        args.repo, args.to, args.name, args.version, args.stage, args.reviewed_on, args.lead_seconds
+    )
     where = f" ({args.stage})" if args.stage else ""
     if changed:
         print(f"deploy: {args.name} {manifest['version']}{where} -> {args.to / manifest['file']}")

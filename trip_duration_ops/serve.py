@@ -10,12 +10,25 @@ Logs one line per request with its trip count and latency.
 """
 
 import argparse
+import gc
 import logging
 import os
 from pathlib import Path
 
 from trip_duration.errors import InputError, run
 from trip_duration_ops.service import LOG_FORMAT
+
+
+def check_model(path: Path) -> None:
+    """A model file that cannot serve (not a model, truncated, empty) stops the command here, in one
+    line, instead of a service that starts and is never ready."""
+    from trip_duration_ops.service.deployment import DeploymentError, load_file
+
+    try:
+        load_file(path)
+    except DeploymentError as error:
+        raise InputError(path, str(error).removeprefix(f"{path}: ")) from None
+    gc.collect()  # the workers load it again, each in its own process
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -32,6 +45,8 @@ def main(argv: list[str] | None = None) -> None:
         raise InputError(args.model_dir, "is not a folder (write one: trip-duration deploy --to ...)")
     if args.model is not None and not args.model.is_file():
         raise InputError(args.model, "is not a file (make one: dvc repro)")
+    if args.model is not None:
+        check_model(args.model)
     try:
         import uvicorn
     except ImportError:

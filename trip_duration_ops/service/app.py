@@ -33,6 +33,7 @@ from trip_duration_ops.service.schemas import (
     Trip,
 )
 from trip_duration_ops.service.state import ModelState
+from trip_duration_ops.service.supervision import Loop
 
 log = logging.getLogger("trip_duration.service")
 ONE, MANY = TypeAdapter(Trip), TypeAdapter(list[Trip])
@@ -81,10 +82,14 @@ class VersionHeader:
         await self.app(scope, receive, send_with_version)
 
 
-async def poll(state: ModelState, seconds: float) -> None:
-    while True:
-        await asyncio.sleep(seconds)
+def poll_loop(state: ModelState, seconds: float) -> Loop:
+    """The deployment folder's poll: every `seconds`, and when a pending model is due."""
+
+    async def step() -> None:
+        await asyncio.sleep(state.next_check(seconds))
         await state.reload()
+
+    return Loop("deployment poll", step, backoff=seconds)
 
 
 def create_app(
@@ -98,16 +103,26 @@ def create_app(
     if not logging.getLogger().handlers:  # a worker process that uvicorn spawned: log as the parent does
         logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     state, batcher = ModelState(model_dir, model_file), Batcher()
+    loops = [Loop("batcher", batcher.step)]
+    if model_dir is not None:
+        loops.append(poll_loop(state, poll_seconds))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        tasks = [asyncio.create_task(batcher.run())]
-        await state.reload()
-        if model_dir is not None:
-            tasks.append(asyncio.create_task(poll(state, poll_seconds)))
+        loops[0].start()
+        try:
+            await state.reload()
+        except Exception:  # the poll tries again
+            log.exception("loading the deployment failed (retrying every %.1f s)", poll_seconds)
+        for loop in loops[1:]:
+            loop.start()
         yield
-        for task in tasks:
-            task.cancel()
+        for loop in loops:
+            loop.stop()
+
+    def problem() -> str | None:
+        """Why the service cannot answer as it should: a loop that cannot go on, or the model."""
+        return next((why for loop in loops if (why := loop.problem())), None) or state.problem()
 
     app = FastAPI(
         title="trip-duration",
@@ -116,7 +131,7 @@ def create_app(
         lifespan=lifespan,
         responses={413: {"model": TooLarge, "description": f"Request body over {MAX_BODY_BYTES:,} bytes"}},
     )
-    app.state.model, app.state.batcher = state, batcher
+    app.state.model, app.state.batcher, app.state.loops = state, batcher, loops
     app.add_middleware(BodyLimit)  # inside VersionHeader: a 413 names the version serving too
     app.add_middleware(VersionHeader, state=state)
     many_schema = {"type": "array", "items": Trip.model_json_schema(), "maxItems": MAX_BATCH}
@@ -137,9 +152,12 @@ def create_app(
         """Minutes for one trip, or for a list of trips in order."""
         started = time.perf_counter()
         trips, many = validate(await request.body())
-        loaded = state.current
-        if loaded is None:
-            return JSONResponse(NOT_READY, status_code=503)
+        try:
+            loaded = await state.serving()
+        except Exception as error:  # the model due now did not load in this process
+            return JSONResponse({**NOT_READY, "detail": state.problem() or repr(error)}, status_code=503)
+        if loaded is None or loops[0].stopped():  # nothing to answer with, or nothing would score it
+            return JSONResponse({**NOT_READY, "detail": problem() or NOT_READY["detail"]}, status_code=503)
         minutes = await batcher.predict(loaded, trips) if trips else []
         answers = [
             {"duration": round(float(m), 4), "model": loaded.name, "version": loaded.version} for m in minutes
@@ -162,10 +180,13 @@ def create_app(
         },
     )
     async def ready() -> JSONResponse:
-        """200 once a model has loaded and answered its probe; 503 before."""
-        if state.current is None:
-            return JSONResponse(NOT_READY, status_code=503)
+        """200 once a model has loaded and answered its probe; 503 before, or when it cannot go on."""
+        with contextlib.suppress(Exception):  # a due switch fails here as it does in /predict: said below
+            await state.serving()
+        if (why := problem()) is not None:
+            return JSONResponse({**NOT_READY, "detail": why}, status_code=503)
         loaded = state.current
+        assert loaded is not None
         body = {"ready": True, "model": loaded.name, "version": loaded.version}
         return JSONResponse(body)
 

@@ -1,7 +1,7 @@
 """A deployed model: a folder with manifest.json and the model file it names, checked before use.
 
     deploy/
-      manifest.json                  {"name", "version", "commit", "md5", "file", "train_months", ...}
+      manifest.json                  {"name", "version", "commit", "md5", "file", "takes_over_at", ...}
       trip-duration-v0.1.1.joblib
 
 `trip-duration deploy` writes the model file first and the manifest last (atomically), so a
@@ -11,6 +11,7 @@ service that polls the manifest never sees a half-written deployment.
 import json
 import math
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +138,10 @@ def fast_scorer(model: Any, names: list[str]) -> Scorer | None:
     return scorer
 
 
+def why(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
 def load(model_path: Path, manifest: dict[str, Any]) -> Loaded:
     """Check the file's md5 against the manifest, unpickle it, and have it answer the probe."""
     if not model_path.is_file():
@@ -144,15 +149,20 @@ def load(model_path: Path, manifest: dict[str, Any]) -> Loaded:
     got = file_md5(model_path)
     if got != manifest["md5"]:
         raise DeploymentError(f"{model_path}: md5 {got}, manifest records {manifest['md5']}; not loaded")
+    if model_path.stat().st_size == 0:
+        raise DeploymentError(f"{model_path}: cannot serve: an empty file")
     import joblib
 
     try:  # only bytes whose md5 dvc.lock recorded at a registered commit get here
         model = joblib.load(model_path)
+    except Exception as error:  # not a pickle, truncated, or classes this environment lacks
+        raise DeploymentError(f"{model_path}: cannot serve: joblib cannot read it ({why(error)})") from None
+    try:
         names = [str(column) for column in model.feature_names_in_]
         answer = float(np.asarray(model.predict(frame([PROBE], names)))[0])
         scorer = fast_scorer(model, names)
     except Exception as error:
-        raise DeploymentError(f"{model_path}: cannot serve ({type(error).__name__}: {error})") from None
+        raise DeploymentError(f"{model_path}: cannot serve ({why(error)})") from None
     if not math.isfinite(answer):
         raise DeploymentError(f"{model_path}: the probe trip got {answer}, not a number of minutes")
     return Loaded(model, manifest, names, scorer)
@@ -174,3 +184,17 @@ def load_file(path: Path) -> Loaded:
         "file": str(path),
     }
     return load(path, manifest)
+
+
+def takes_over_at(manifest: dict[str, Any]) -> float:
+    """When the manifest's model takes over (seconds since the epoch); -inf: once it has loaded."""
+    when = manifest.get("takes_over_at")
+    if when is None:
+        return -math.inf
+    try:
+        moment = datetime.fromisoformat(str(when))
+    except ValueError:
+        raise DeploymentError(f"{MANIFEST}: takes_over_at {when!r} is not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        raise DeploymentError(f"{MANIFEST}: takes_over_at {when!r} has no zone (write it in UTC: ...Z)")
+    return moment.timestamp()
