@@ -49,6 +49,17 @@ def push_event(ref: str, head: str) -> dict[str, Any]:
     return {"ref": ref, "after": head, "repository": REPOSITORY}
 
 
+def workflow_run_event(
+    head: str, conclusion: str = "success", event: str = "push", branch: str = "main", workflow: str = "main"
+) -> dict[str, Any]:
+    """The payload of a workflow_run event: a run of `workflow` for `event` on `branch` at commit
+    `head` completed with `conclusion` (GitHub's fields that the workflows read, and their like)."""
+    run = {"id": 1, "name": workflow, "event": event, "status": "completed", "conclusion": conclusion,
+           "head_branch": branch, "head_sha": head,
+           "html_url": "https://github.com/standin/nyc-taxi-duration/actions/runs/1"}  # fmt: skip
+    return {"action": "completed", "workflow_run": run, "repository": REPOSITORY}
+
+
 def schedule_event(cron: str) -> dict[str, Any]:
     return {"schedule": cron, "repository": REPOSITORY}
 
@@ -61,12 +72,16 @@ def act(
     artifacts: Path,
     variables: dict[str, str] | None = None,
     secrets: dict[str, str] | None = None,
+    verbose: bool = False,
     **extra: str,
 ) -> subprocess.CompletedProcess:
     """Run one workflow file of `project` for `event` with act; its whole log in stdout. `variables`
     are the repository's `vars`, `secrets` its `secrets` (none by default, as on a fork's pull
-    request), `extra` more environment for the steps."""
+    request), `verbose` adds act's debug lines (a job skipped by its `if:` says so only there),
+    `extra` more environment for the steps."""
     command = [str(ACT), event, "-W", f".github/workflows/{workflow}", "-e", str(payload)]
+    if verbose:
+        command.append("--verbose")
     for label in ("ubuntu-24.04", "self-hosted", "serving"):  # every job runs here, on the host
         command += ["-P", f"{label}=-self-hosted"]
     for name, value in (variables or {}).items():

@@ -6,7 +6,8 @@ that changes only how many points the plots sample (RMSE unchanged: the gate pas
 swaps in ridge with alpha 2.0 (RMSE +1.41%: the gate fails) and whose own code writes down every
 environment it runs in, given the write keys and the read-only ones, and one from a fork (no secrets,
 no DVC remote); pr-comment.yml on the first's workflow_run; main.yml on a push of main (publish,
-release), then deploy.yml on the prod tag, and on a prod tag put on a commit that never reached main;
+release), then deploy.yml on that run's workflow_run (and skipping a failed run or another branch's),
+and after a prod tag was put on a commit that never reached main (the tag itself starts nothing);
 retrain.yml on its schedule (three new months, the last alerting).
 """
 
@@ -21,7 +22,7 @@ import pytest
 import yaml
 from conftest import ROOT, halve_durations, make_project, mirror_dir, sh, tlc_file
 
-from tests.e2e.act import STAND_INS, act, pull_request_event, push_event, schedule_event
+from tests.e2e.act import STAND_INS, act, pull_request_event, push_event, schedule_event, workflow_run_event
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 
@@ -239,6 +240,30 @@ def push_run(
     return act(project, "push", workflow, payload, artifacts, variables, GH_STANDIN=str(state))
 
 
+def deploy_run(project: Path, state: Path, served: Path, **run: str) -> subprocess.CompletedProcess:
+    """deploy.yml of `project` (checked out at main, as GitHub runs it) on the workflow_run event of
+    a run of main.yml at main's head: by default one that succeeded on a push to main; `run` changes
+    its fields (conclusion, event, branch). Verbose: a job that its `if:` skips says so only there."""
+    head = sh("git", "rev-parse", "main", cwd=project).stdout.strip()
+    payload = state.with_suffix(".deploy.yml.json")
+    payload.write_text(json.dumps(workflow_run_event(head, **run)))
+    artifacts = project.parent / "deploy.yml-artifacts"
+    variables = {"SERVE_DIR": str(served)}
+    return act(
+        project,
+        "workflow_run",
+        "deploy.yml",
+        payload,
+        artifacts,
+        variables,
+        verbose=True,
+        GH_STANDIN=str(state),
+    )
+
+
+SKIPPED = "Skipping job 'deploy' due to"  # act's line for a job whose `if:` is false
+
+
 def test_main_publishes_and_releases_once_and_deploy_serves_the_prod_model(main: Path) -> None:
     state = main.parent / "main-github.json"
     origin = main.parent / "origin.git"
@@ -252,15 +277,28 @@ def test_main_publishes_and_releases_once_and_deploy_serves_the_prod_model(main:
     card = "# trip-duration v0.1.0\n\n- tag: `trip-duration@v0.1.0` (first version)"
     assert release["notes"].startswith(card)
     assert "release: trip-duration@v0.1.0 exists already" in done.stdout
-    # deploy.yml on the prod assignment tag, from a clone that has the tags
+    # deploy.yml on the workflow_run of that main.yml run, from a clone of main that has the tags
     clone = main.parent / "deploy-clone"
     sh("git", "clone", "-q", str(origin), str(clone), cwd=main.parent)
     shutil.copy2(main / ".dvc" / "config", clone / ".dvc" / "config")
     served = main.parent / "served"
-    deployed = push_run(clone, "refs/tags/trip-duration#prod#1", "deploy.yml", state, SERVE_DIR=str(served))
+    deployed = deploy_run(clone, state, served)
     assert deployed.returncode == 0, deployed.stdout[-3000:]
+    assert SKIPPED not in deployed.stdout
     manifest = json.loads((served / "manifest.json").read_text())
     assert (manifest["version"], manifest["stage"]) == ("v0.1.0", "prod")
+    # After a run that assigned nothing new (the second above), it finds prod deployed already.
+    before = folder_state(served)
+    again = deploy_run(clone, state, served)
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert f"| deploy: trip-duration v0.1.0 (prod) is deployed already in {served}\n" in again.stdout
+    assert folder_state(served) == before
+    # A failed run, a pull request's run and another branch's run of main.yml deploy nothing.
+    for run in ({"conclusion": "failure"}, {"event": "pull_request"}, {"branch": "unmerged"}):
+        skipped = deploy_run(clone, state, served, **run)
+        assert skipped.returncode == 0 and SKIPPED in skipped.stdout, (run, skipped.stdout[-3000:])
+        assert "Run Main Deploy the model" not in skipped.stdout
+        assert folder_state(served) == before
 
 
 def folder_state(folder: Path) -> dict[str, tuple[bytes, int]]:
@@ -269,9 +307,10 @@ def folder_state(folder: Path) -> dict[str, tuple[bytes, int]]:
 
 def test_a_prod_tag_on_a_commit_not_on_main_deploys_nothing(main: Path) -> None:
     """Someone who may push tags registers v0.2.0 at a commit of an unmerged branch, whose code
-    would leave a marker wherever it ran, and assigns it to prod. deploy.yml runs on that tag (as
-    GitHub would, from the tagged commit) and refuses in one line: the code it runs is main's, the
-    served folder is as it was, and nothing of the branch ran."""
+    would leave a marker wherever it ran, and assigns it to prod. Pushing that tag starts nothing
+    (the tagged commit's deploy.yml, main's, has no push trigger). The next deploy.yml, on the
+    workflow_run of main.yml's run on main (as GitHub runs it: main's file), finds v0.2.0 in prod and
+    refuses it in one line: the served folder is as it was, and nothing of the branch ran."""
     origin = main.parent / "origin-unmerged.git"  # a copy: the other tests' origin keeps its stages
     shutil.copytree(main.parent / "origin.git", origin)
     clone = main.parent / "unmerged-clone"
@@ -300,7 +339,13 @@ def test_a_prod_tag_on_a_commit_not_on_main_deploys_nothing(main: Path) -> None:
     assert not marker.exists()
 
     state = main.parent / "unmerged-github.json"
-    done = push_run(clone, f"refs/tags/{tag}", "deploy.yml", state, SERVE_DIR=str(served))
+    # The tag's push, with the tagged commit's workflow files: deploy.yml has no job for it.
+    pushed = push_run(clone, f"refs/tags/{tag}", "deploy.yml", state, SERVE_DIR=str(served))
+    assert "Could not find any stages to run" in pushed.stdout, pushed.stdout[-3000:]
+    assert folder_state(served) == before and not marker.exists()
+
+    sh("git", "checkout", "-q", "main", cwd=clone)  # GitHub runs a workflow_run from main's file
+    done = deploy_run(clone, state, served)
     assert done.returncode != 0
     refusal = (
         f"error: trip-duration@v0.2.0: its commit {commit} is not on main:"
@@ -311,6 +356,7 @@ def test_a_prod_tag_on_a_commit_not_on_main_deploys_nothing(main: Path) -> None:
     assert "Traceback" not in done.stdout
     assert folder_state(served) == before
     assert not marker.exists()
+    sh("git", "checkout", "-q", "unmerged", cwd=clone)
     sh("python", "trip_duration", cwd=clone, check=False)  # the branch's library, run: it leaves its marker
     assert marker.read_text() == "library\n"
 

@@ -6,8 +6,9 @@ remote that the committed .dvc/config names, a `tlc/` folder as TLC (TLC_MIRROR)
 appear one at a time, the served folder with `trip-duration serve` on 127.0.0.1, and the recording
 stand-in for GitHub's API (tests/github/gh), the one thing not here. Every workflow run starts from
 a fresh clone of origin, as on a runner: the workflow files themselves run by act (tests/e2e/act.py)
-for pull-request.yml on the retrain PRs, main.yml on every push to main and deploy.yml on every prod
-assignment; retrain.yml's run steps are read from the file and run in order (see World.schedule).
+for pull-request.yml on the retrain PRs, main.yml on every push to main and deploy.yml on the
+workflow_run of every main.yml run that assigned prod; retrain.yml's run steps are read from the file
+and run in order (see World.schedule).
 GitHub's own part, the auto-merge of a PR whose checks passed, is played here.
 
 The story: main trains on 2022-01 and validates on 2022-02 (v0.1.0, prod, deployed); the monitor
@@ -33,7 +34,7 @@ import yaml
 from conftest import BIN, ROOT, env, halve_durations, make_project, mirror_dir, sh, tlc_file
 
 from bench.project import LOCAL_CONFIG
-from tests.e2e.act import act, pull_request_event, push_event
+from tests.e2e.act import act, pull_request_event, push_event, workflow_run_event
 from tests.e2e.serving import Server, request
 
 MONTHS = ["2022-03", "2022-04", "2022-05", "2022-06", "2022-07", "2022-08"]
@@ -189,13 +190,12 @@ class World:
         self.workflow("push", "main.yml", push_event("refs/heads/main", head))
 
     def deploy_workflow(self) -> None:
-        """deploy.yml on the push of the newest prod assignment's tag."""
-        assigned = [tag for tag in tags(self.origin) if tag.startswith("trip-duration#prod#")]
-        tag = max(assigned, key=lambda name: int(name.rsplit("#", 1)[1]))
-        head = sh("git", "rev-parse", f"refs/tags/{tag}^{{commit}}", cwd=self.origin).stdout.strip()
-        self.workflow(
-            "push", "deploy.yml", push_event(f"refs/tags/{tag}", head), tag, SERVE_DIR=str(self.served)
-        )
+        """deploy.yml on the workflow_run of main.yml's successful run on main's head, from main's
+        file, as GitHub starts it after every such run. Run here after the runs that changed prod:
+        after the others it finds prod deployed already and changes nothing (test_act_workflows
+        shows it), and each act run costs the setup's install."""
+        head = sh("git", "rev-parse", "refs/heads/main", cwd=self.origin).stdout.strip()
+        self.workflow("workflow_run", "deploy.yml", workflow_run_event(head), SERVE_DIR=str(self.served))
 
 
 def tags(repo: Path) -> set[str]:

@@ -298,19 +298,51 @@ def test_the_loop_calls_its_commands_in_order_and_decides_nothing_itself() -> No
     }
 
 
-def test_deploy_runs_the_default_branchs_code_on_a_prod_assignment_on_the_serving_host() -> None:
+def test_deploy_runs_the_default_branchs_code_after_main_publishes_on_the_serving_host() -> None:
     workflow = load(WORKFLOWS / "deploy.yml")
-    assert triggers(workflow) == {"push": {"tags": ["trip-duration#prod#*"]}}
+    main_workflow = load(WORKFLOWS / "main.yml")["name"]
+    # After each run of main.yml (GitHub runs this file from the default branch only), or by hand.
+    assert triggers(workflow) == {
+        "workflow_run": {"workflows": [main_workflow], "types": ["completed"]},
+        "workflow_dispatch": None,
+    }
     [job] = workflow["jobs"].values()
+    condition = " ".join(job["if"].split())
+    assert condition == (
+        "(github.event_name == 'workflow_run' &&"
+        " github.event.workflow_run.conclusion == 'success' &&"
+        " github.event.workflow_run.event == 'push' &&"
+        " github.event.workflow_run.head_branch == github.event.repository.default_branch) ||"
+        " (github.event_name == 'workflow_dispatch' &&"
+        " github.ref_name == github.event.repository.default_branch)"
+    )
     assert job["runs-on"] == ["self-hosted", "serving"]
+    assert job["environment"] == "serving"  # deployment branches: the default branch only
+    assert workflow["concurrency"] == {"group": "deploy-prod", "cancel-in-progress": True}
     checkout, setup, *_, deploy = job["steps"]
-    assert checkout["with"]["ref"] == "${{ github.event.repository.default_branch }}"
+    assert checkout["with"] == {
+        "ref": "${{ github.event.repository.default_branch }}",
+        "fetch-depth": 0,
+        "persist-credentials": False,
+    }
     assert setup["uses"] == "./.github/actions/setup" and setup["with"] == {"extras": ""}  # no dev extra
     assert deploy["run"] == (
         'trip-duration deploy --stage prod --to "$SERVE_DIR" --reviewed-on "$DEFAULT_BRANCH"'
     )
     assert deploy["env"]["DEFAULT_BRANCH"] == "${{ github.event.repository.default_branch }}"
     assert secrets_of(deploy) == {"DVC_READ_AWS_ACCESS_KEY_ID", "DVC_READ_AWS_SECRET_ACCESS_KEY"}
+    # Nothing of the triggering run is read: not its commit, artifact or inputs.
+    text = json.dumps(workflow)
+    assert "head_sha" not in text and "download-artifact" not in text and "inputs." not in text
+
+
+def test_a_pushed_tag_or_branch_starts_no_deploy() -> None:
+    """A push runs the workflow file of the pushed commit: deploy.yml has no trigger of that kind, so
+    a prod tag pushed onto any commit runs nothing, whatever that commit's deploy.yml says."""
+    started_by_a_ref = {"push", "create", "pull_request", "pull_request_target", "release", "delete"}
+    assert not started_by_a_ref & set(triggers(load(WORKFLOWS / "deploy.yml")))
+    # The run it follows is main.yml's, which runs on a push to main alone.
+    assert triggers(load(WORKFLOWS / "main.yml")) == {"push": {"branches": ["main"]}}
 
 
 TOKENS = {"GH_TOKEN", "GITHUB_TOKEN", "GIT_TOKEN", "REPO_TOKEN"}
