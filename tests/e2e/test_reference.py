@@ -13,7 +13,8 @@ from trip_duration.model import build_model, fit, input_columns
 def test_default_configuration_gives_the_course_rmse(mirror: Path) -> None:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     assert (params["data"]["train_months"], params["data"]["val_months"]) == (["2021-01"], ["2021-02"])
-    train_table, val_table = prepare_windows(mirror, **params["data"])
+    data = {key: value for key, value in params["data"].items() if key != "name"}
+    train_table, val_table = prepare_windows(mirror, **data)
     train_trips, val_trips = train_table.to_pandas(), val_table.to_pandas()
     model = build_model(params["features"], params["model"])
     columns = input_columns(params["features"])
