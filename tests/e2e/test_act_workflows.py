@@ -389,7 +389,7 @@ def test_the_monthly_loop_records_the_months_and_proposes_the_retrain_of_the_one
     subject = sh("git", "log", "--format=%s", "-1", "main", cwd=origin).stdout.strip()
     assert subject == (
         "data: 2021-03 2021-04 2021-05 monitored on prod v0.1.0"
-        " (2021-03 ok, 2021-04 ok, 2021-05 ALERT, retrain)"
+        " (2021-03 ok, 2021-04 ok, 2021-05 ALERT (max_rmse_increase_pct 23.86 > 15.0): retrain)"
     )
     record = json.loads(sh("git", "show", "main:monitoring/2021-05.json", cwd=origin).stdout)
     decision = record["decision"]
