@@ -34,6 +34,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 import stamina
 
@@ -62,6 +63,7 @@ RETRY = {"attempts": 6, "timeout": 90.0, "wait_initial": 0.5, "wait_max": 16.0, 
 RETRIED_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 Progress = Callable[[int, int | None], None]
+T = TypeVar("T")
 
 
 class Transient(Exception):
@@ -78,9 +80,18 @@ def say_retry(details: stamina.instrumentation.RetryDetails) -> None:
     print(f"fetch: {details.caused_by}; {wait}", file=sys.stderr, flush=True)
 
 
-def tries() -> Iterator[stamina.Attempt]:
-    """The attempts of one download or probe, retried on Transient as RETRY says."""
-    return iter(stamina.retry_context(on=Transient, **RETRY))
+def retried(url: str, action: Callable[[], T]) -> T:
+    """action(), tried again as RETRY says while it raises Transient; then one line naming `url`."""
+    made = 0
+    try:
+        for attempt in stamina.retry_context(on=Transient, **RETRY):
+            with attempt:
+                made = attempt.num
+                return action()
+    except Transient as error:
+        tries = f" after {made} tries" if made > 1 else ""
+        raise InputError(url, f"{error.problem}{tries}; {OFFLINE_HINT}") from None
+    raise AssertionError("unreachable: retry_context tries at least once")
 
 
 def check_month(month: str) -> str:
@@ -121,15 +132,7 @@ def published(base: str, name: str) -> bool:
     if folder is not None:
         return (folder / name).is_file()
     url = file_source(base, name)
-    made = 0
-    try:
-        for attempt in tries():
-            with attempt:
-                made = attempt.num
-                return probe(url)
-    except Transient as error:
-        raise InputError(url, f"probe failed ({error.problem}){after(made)}; {OFFLINE_HINT}") from None
-    raise AssertionError("unreachable: retry_context tries at least once")
+    return retried(url, lambda: probe(url))
 
 
 def probe(url: str) -> bool:
@@ -141,14 +144,10 @@ def probe(url: str) -> bool:
         if error.code in (403, 404):
             return False
         if error.code in RETRIED_STATUS:
-            raise Transient(url, failure(error)) from None
+            raise Transient(url, f"probe failed ({failure(error)})") from None
         raise InputError(url, f"probe failed ({failure(error)}); {OFFLINE_HINT}") from None
     except (OSError, http.client.HTTPException) as error:
-        raise Transient(url, failure(error)) from None
-
-
-def after(attempts: int) -> str:
-    return f" after {attempts} tries" if attempts > 1 else ""
+        raise Transient(url, f"probe failed ({failure(error)})") from None
 
 
 def new_months(base: str, taxi: str, recorded: list[str], until: str, dvc_file: Path) -> list[str]:
@@ -232,15 +231,7 @@ def fetch_file(
 
 def download(url: str, path: Path, progress: Progress | None = None) -> str:
     """Download `url` to `path`, tried again from the start while failures may pass; its md5."""
-    made = 0
-    try:
-        for attempt in tries():
-            with attempt:
-                made = attempt.num
-                return write_chunks(url_chunks(url, progress), path)
-    except Transient as error:
-        raise InputError(url, f"{error.problem}{after(made)}; {OFFLINE_HINT}") from None
-    raise AssertionError("unreachable: retry_context tries at least once")
+    return retried(url, lambda: write_chunks(url_chunks(url, progress), path))
 
 
 def check_folder(data_dir: Path, dvc_file: Path, recorded: Mapping[str, str], expected: str) -> None:
