@@ -14,6 +14,15 @@ class InputError(Exception):
         super().__init__(f"{self.path}: {self.problem}")
 
 
+def one_line(error: BaseException, typed: bool = False, limit: int = 300) -> str:
+    """An exception as one line: its message with the lines joined (cut at `limit`), or its type's
+    name; `typed` puts the type's name first (`KeyError: 110`)."""
+    text = " ".join(str(error).split())
+    if typed or not text:
+        text = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def run(main: Callable[[list[str] | None], None], argv: list[str] | None = None) -> None:
     """Call a command's main(); turn an InputError into one line on stderr and exit code 1."""
     try:

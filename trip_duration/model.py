@@ -28,7 +28,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, TargetEnco
 from sklearn.utils import get_tags
 
 from trip_duration import metrics
-from trip_duration.errors import InputError
+from trip_duration.errors import InputError, one_line
 from trip_duration.features import DERIVE, INPUTS, NUMERIC, feature_name, raw_columns
 
 
@@ -204,9 +204,7 @@ def load_model(path: str | Path) -> Pipeline:
     except OSError as error:
         raise InputError(path, f"cannot read it ({error.strerror or error})") from None
     except Exception as error:  # unpickling bytes that are not a model raises any kind of error
-        lines = str(error).strip().splitlines()
-        problem = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
-        raise InputError(path, f"not a model file ({problem})") from None
+        raise InputError(path, f"not a model file ({one_line(error, typed=True)})") from None
     if not (isinstance(model, Pipeline) and is_regressor(model)):
         held = type(model).__name__
         raise InputError(path, f"not a model file: it holds a {held}, not a regressor Pipeline")

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from trip_duration.catalog import file_md5, out_md5
-from trip_duration.errors import InputError
+from trip_duration.errors import InputError, one_line
 from trip_duration.files import atomic_path
 
 ARTIFACT = "trip-duration"
@@ -34,12 +34,6 @@ class Located:
     rev: str
     path: str
     md5: str
-
-
-def one_line(error: BaseException, limit: int = 300) -> str:
-    """An exception as one line: its message with the lines joined (cut at `limit`), or its type's name."""
-    text = " ".join(str(error).split()) or type(error).__name__
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def check_repo(repo: str | Path) -> None:

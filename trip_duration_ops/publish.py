@@ -40,7 +40,7 @@ import yaml
 
 from trip_duration import metrics, registry
 from trip_duration.catalog import data_months, out_md5, pipeline_paths
-from trip_duration.errors import InputError, run
+from trip_duration.errors import InputError, one_line, run
 from trip_duration.files import read_yaml, write_text
 from trip_duration_ops.card import Decision, model_card
 from trip_duration_ops.gitops import git
@@ -100,7 +100,7 @@ def lock_at(rev: str) -> dict[str, Any]:
     try:
         lock = yaml.safe_load(done.stdout)
     except yaml.YAMLError as error:
-        raise InputError(f"{rev}:dvc.lock", f"not valid YAML ({registry.one_line(error)})") from None
+        raise InputError(f"{rev}:dvc.lock", f"not valid YAML ({one_line(error)})") from None
     return lock if isinstance(lock, dict) else {}
 
 
@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> None:
         with Repo() as repo:  # before any tag names the model, so consumers can always fetch it
             repo.push()
     except Exception as error:  # DVC raises many kinds: no remote, an unreachable one, a missing cache entry
-        raise InputError("dvc push", f"{registry.one_line(error)}; nothing is registered") from None
+        raise InputError("dvc push", f"{one_line(error)}; nothing is registered") from None
     import pandas as pd
 
     val = pd.read_parquet(val_path)

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from trip_duration.catalog import file_md5
+from trip_duration.errors import one_line
 from trip_duration.registry import local_version
 from trip_duration.scorer import Scorer, linear_scorer
 
@@ -138,10 +139,6 @@ def fast_scorer(model: Any, names: list[str]) -> Scorer | None:
     return scorer
 
 
-def why(error: Exception) -> str:
-    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-
-
 def load(model_path: Path, manifest: dict[str, Any]) -> Loaded:
     """Check the file's md5 against the manifest, unpickle it, and have it answer the probe."""
     if not model_path.is_file():
@@ -156,13 +153,15 @@ def load(model_path: Path, manifest: dict[str, Any]) -> Loaded:
     try:  # only bytes whose md5 dvc.lock recorded at a registered commit get here
         model = joblib.load(model_path)
     except Exception as error:  # not a pickle, truncated, or classes this environment lacks
-        raise DeploymentError(f"{model_path}: cannot serve: joblib cannot read it ({why(error)})") from None
+        raise DeploymentError(
+            f"{model_path}: cannot serve: joblib cannot read it ({one_line(error, typed=True)})"
+        ) from None
     try:
         names = [str(column) for column in model.feature_names_in_]
         answer = float(np.asarray(model.predict(frame([PROBE], names)))[0])
         scorer = fast_scorer(model, names)
     except Exception as error:
-        raise DeploymentError(f"{model_path}: cannot serve ({why(error)})") from None
+        raise DeploymentError(f"{model_path}: cannot serve ({one_line(error, typed=True)})") from None
     if not math.isfinite(answer):
         raise DeploymentError(f"{model_path}: the probe trip got {answer}, not a number of minutes")
     return Loaded(model, manifest, names, scorer)

@@ -12,6 +12,8 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from trip_duration.errors import one_line
+
 log = logging.getLogger("trip_duration.service")
 
 
@@ -49,7 +51,7 @@ class Loop:
                     self.failures, self.failing_since, self.error = 0, None, None
 
     async def _failed(self, error: Exception) -> None:
-        text = f"{type(error).__name__}: {error}"
+        text = one_line(error, typed=True)
         self.failures += 1
         wait = min(self.backoff * 2 ** (self.failures - 1), self.max_backoff)
         if self.failures == 1 or text != self.error:
