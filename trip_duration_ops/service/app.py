@@ -32,12 +32,13 @@ from trip_duration_ops.service.schemas import (
     TooLarge,
     Trip,
 )
+from trip_duration_ops.service.state import NOT_READY as NO_MODEL_YET
 from trip_duration_ops.service.state import ModelState
 from trip_duration_ops.service.supervision import Loop
 
 log = logging.getLogger("trip_duration.service")
 ONE, MANY = TypeAdapter(Trip), TypeAdapter(list[Trip])
-NOT_READY = {"ready": False, "detail": "no model has loaded and answered its probe yet; see GET /model"}
+NOT_READY = {"ready": False, "detail": NO_MODEL_YET}
 
 
 def validate(body: bytes) -> tuple[list[dict[str, Any]], bool]:

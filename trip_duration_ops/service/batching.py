@@ -74,7 +74,3 @@ class Batcher:
                     job[2].set_exception(error if isinstance(error, Exception) else RuntimeError("stopped"))
             raise
         await asyncio.sleep(0)  # let the requests just answered write their responses
-
-    async def run(self) -> None:
-        while True:
-            await self.step()

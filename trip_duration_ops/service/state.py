@@ -16,6 +16,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,9 +69,10 @@ def same(manifest: dict[str, Any], other: dict[str, Any] | None) -> bool:
     return other is not None and all(manifest.get(key) == other.get(key) for key in ("version", "md5"))
 
 
-def timed_load(path: Path, manifest: dict[str, Any]) -> tuple[Loaded, float]:
+def timed(loader: Callable[..., Loaded], *args: Any) -> tuple[Loaded, float]:
+    """loader(*args) and the milliseconds it took, for the log."""
     started = time.perf_counter()
-    return load(path, manifest), (time.perf_counter() - started) * 1000
+    return loader(*args), (time.perf_counter() - started) * 1000
 
 
 class ModelState:
@@ -159,7 +161,7 @@ class ModelState:
         if pending.task is None or (retry and pending.failed() is not None):
             assert self.model_dir is not None
             path = self.model_dir / pending.manifest["file"]
-            pending.task = asyncio.ensure_future(asyncio.to_thread(timed_load, path, pending.manifest))
+            pending.task = asyncio.ensure_future(asyncio.to_thread(timed, load, path, pending.manifest))
         return pending.task
 
     async def _take_over(self, pending: Pending, retry: bool = False) -> None:
@@ -184,7 +186,7 @@ class ModelState:
             if self.model_file is not None:
                 if self.current is None:
                     try:
-                        self._swap(*await asyncio.to_thread(timed_load_file, self.model_file))
+                        self._swap(*await asyncio.to_thread(timed, load_file, self.model_file))
                     except DeploymentError as error:
                         self._refuse({"file": str(self.model_file)}, str(error))
                 return self.current is not before
@@ -219,15 +221,9 @@ class ModelState:
         log.info("model %s %s now serves (was %s; loaded and probed in %.0f ms; %s)",
                  loaded.name, loaded.version, previous, took, loaded.predicts_with)  # fmt: skip
 
-    def _refuse(self, manifest: dict[str, Any], error: str) -> bool:
+    def _refuse(self, manifest: dict[str, Any], error: str) -> None:
         refused = {"version": manifest.get("version"), "md5": manifest.get("md5"), "error": error}
         if refused != self.refused:  # said once
             serving = self.current.version if self.current else "nothing"
             log.error("refused deployment: %s; still serving %s", error, serving)
         self.refused = refused
-        return False
-
-
-def timed_load_file(path: Path) -> tuple[Loaded, float]:
-    started = time.perf_counter()
-    return load_file(path), (time.perf_counter() - started) * 1000
