@@ -93,12 +93,13 @@ def lock_at(rev: str) -> dict[str, Any]:
     Never guessed empty: an empty lock at the previous version would read as "everything changed"
     and register a minor bump.
     """
-    done = subprocess.run(["git", "show", f"{rev}:dvc.lock"], capture_output=True, text=True)
-    if done.returncode != 0:
-        said = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
-        raise InputError(f"{rev}:dvc.lock", f"cannot be read ({said}); no version is registered")
     try:
-        lock = yaml.safe_load(done.stdout)
+        text = git("show", f"{rev}:dvc.lock")
+    except InputError as error:  # git's own last line
+        problem = f"cannot be read ({error.problem}); no version is registered"
+        raise InputError(f"{rev}:dvc.lock", problem) from None
+    try:
+        lock = yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise InputError(f"{rev}:dvc.lock", f"not valid YAML ({one_line(error)})") from None
     return lock if isinstance(lock, dict) else {}
