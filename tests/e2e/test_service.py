@@ -79,6 +79,17 @@ def deploy(registry: Path, folder: Path, *which: str) -> str:
     return sh("trip-duration", "deploy", *which, "--to", str(folder), cwd=registry).stdout
 
 
+def until_every_client_gets(seen: list[list[tuple[int, str]]], version: str, after: int = 1) -> None:
+    """Wait, at most 30 s, until each client's last answer (of at least `after`) came from `version`;
+    then half a second more under the load."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not all(
+        len(answers) >= after and answers[-1][1] == version for answers in seen
+    ):
+        time.sleep(0.05)
+    time.sleep(0.5)
+
+
 def test_deploy_then_serve_answers_as_the_model_does(registry: Path, tmp_path: Path, serve: Any) -> None:
     folder = tmp_path / "deploy"
     assert deploy(registry, folder, "--stage", "prod") == (
@@ -200,12 +211,7 @@ def test_versions_switch_under_load_without_a_failed_request(
         thread.start()
 
     def until(version: str) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not all(
-            answers and answers[-1][1] == version for answers in seen
-        ):
-            time.sleep(0.05)
-        time.sleep(0.5)  # and keep the load on
+        until_every_client_gets(seen, version)
 
     try:
         until("v0.1.0")
@@ -394,12 +400,7 @@ def test_two_workers_switch_as_one(registry: Path, tmp_path: Path, serve: Any, l
         thread.start()
 
     def until(version: str) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not all(
-            len(answers) > 20 and answers[-1][1] == version for answers in seen
-        ):
-            time.sleep(0.05)
-        time.sleep(0.5)
+        until_every_client_gets(seen, version, after=21)
 
     try:
         until("v0.1.0")
