@@ -194,8 +194,8 @@ def main(argv: list[str] | None = None) -> None:
         help="seconds until the model takes over in every process (%(default)s)",
     )
     args = parser.parse_args(argv)
-    if args.lead_seconds < 0:
-        raise InputError("--lead-seconds", f"{args.lead_seconds:g}: a time to come, at least 0")
+    if not 0 <= args.lead_seconds < 86_400:  # NaN fails this too
+        raise InputError("--lead-seconds", f"{args.lead_seconds:g}: seconds to come, from 0 to a day")
     if args.to.exists() and not args.to.is_dir():
         raise InputError(args.to, "is not a folder")
     if args.reviewed_on and urllib.parse.urlparse(args.repo).scheme not in ("", "file"):

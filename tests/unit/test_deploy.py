@@ -5,9 +5,10 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import call_main
 
 from trip_duration.errors import InputError
-from trip_duration_ops.deploy import read_deployed, remove_stale
+from trip_duration_ops.deploy import main, read_deployed, remove_stale
 
 
 def test_stale_temporary_files_of_a_cancelled_deploy_are_removed_and_nothing_else(tmp_path: Path) -> None:
@@ -39,3 +40,14 @@ def test_a_corrupt_manifest_is_one_line_naming_it(tmp_path: Path, text: str, pro
     assert caught.value.path == str(tmp_path / "manifest.json")
     assert caught.value.problem.startswith(problem)
     assert read_deployed(tmp_path / "absent.json") == {}
+
+
+@pytest.mark.parametrize("lead", ["-1", "nan", "inf", "86400"])
+def test_a_lead_time_that_is_no_time_to_come_is_one_line(
+    lead: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = call_main(
+        main, ["--stage", "prod", "--to", str(tmp_path), "--lead-seconds", lead], capsys
+    )
+    assert (code, out) == (1, "")
+    assert err.startswith("error: --lead-seconds: ") and err.endswith("seconds to come, from 0 to a day\n")
