@@ -39,9 +39,11 @@ def time_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def server(time_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     served = Server("--model", str(time_model), cwd=tmp_path_factory.mktemp("serve"))
-    wait_ready(served.port)
-    yield served
-    served.stop()
+    try:  # stopped even when it never gets ready
+        wait_ready(served.port)
+        yield served
+    finally:
+        served.stop()
 
 
 def test_a_pickup_is_scored_at_its_new_york_time(server: Server, time_model: Path) -> None:
