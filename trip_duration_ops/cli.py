@@ -12,6 +12,7 @@
     trip-duration score --month 2023-04 --stage prod --out predictions.parquet
     trip-duration monitor --months 2023-04 [2023-05 ...] --stage prod   # is the model still good?
     trip-duration retrain check|propose        # new months to main; the retrain pull request
+    trip-duration site [--out site]            # the static site: registry, experiments, monitoring, docs
 
 `trip-duration <command> --help` describes each. Each is also `python -m trip_duration_ops.<module>`.
 """
@@ -35,6 +36,7 @@ COMMANDS = {
     "score": ("trip_duration_ops.score", "predict every trip of a month (batch scoring)"),
     "monitor": ("trip_duration_ops.monitor", "score the model on new months: performance, drift, alert"),
     "retrain": ("trip_duration_ops.retrain", "the closed loop: check new months, propose the retrain PR"),
+    "site": ("trip_duration_ops.site.build", "build the static site of the registry, experiments and docs"),
 }
 
 
