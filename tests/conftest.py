@@ -6,6 +6,7 @@ import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -143,3 +144,11 @@ def call_main(
         code = exited.code
     out, err = capsys.readouterr()
     return code, out, err
+
+
+@pytest.fixture(scope="session")
+def story(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The closed loop's story (tests/e2e/loop.py), told once for every test that reads it."""
+    from tests.e2e.loop import tell_story
+
+    return tell_story(tmp_path_factory.mktemp("loop"))
