@@ -81,8 +81,9 @@ class Blobs:
 
     def names(self, rev: str, folder: str) -> list[str]:
         """File names directly in `folder` at `rev`; none where it has no such folder."""
+        tree = f"{rev}:" if folder in ("", ".") else f"{rev}:{folder}"
         done = subprocess.run(
-            ["git", "ls-tree", "--name-only", f"{rev}:{folder}"],
+            ["git", "ls-tree", "--name-only", tree],
             cwd=self.repo,
             capture_output=True,
             text=True,
