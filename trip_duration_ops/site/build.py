@@ -62,7 +62,7 @@ def build(
     repo = repo.resolve()
     git(repo, "rev-parse", "--verify", "--quiet", f"{branch}^{{commit}}")
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    head = commits(repo, branch)[-1]
+    head = commits(repo, branch, limit=1)[0]
     if origin is None:
         remote = git(repo, "config", "--default", "", "--get", "remote.origin.url").strip()
         origin = remote or str(repo)
@@ -95,9 +95,9 @@ def build(
             write_run(tmp, run, blobs, files)
 
         monitored = records(blobs, head.sha)
-        main_shas = [run.commit.sha for run in mains]
+        models = {run.model_md5: (run.commit.sha, run.version) for run in reversed(mains) if run.model_md5}
         for record in monitored:
-            record["retrain_outcome"] = retrain_outcome(repo, record, branch, by_commit, main_shas)
+            record["retrain_outcome"] = retrain_outcome(repo, blobs, record, branch, models)
         prod = next((v for v in reversed(found) if "prod" in v.stages), None)
         prod_records = [r for r in monitored if prod and r.get("model", {}).get("version") == prod.version]
 

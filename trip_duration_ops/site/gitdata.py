@@ -31,10 +31,11 @@ def git(repo: Path, *args: str) -> str:
     return done.stdout
 
 
-def commits(repo: Path, rev: str, first_parent: bool = True) -> list[Commit]:
-    """The commits reachable from `rev`, oldest first (main's own line with `first_parent`)."""
-    flags = ["--first-parent"] if first_parent else []
-    lines = git(repo, "log", "--reverse", *flags, f"--format={FIELDS}", rev, "--").splitlines()
+def commits(repo: Path, rev: str, limit: int | None = None) -> list[Commit]:
+    """The commits of `rev`'s own line (first parents), oldest first; the last `limit` of them."""
+    flags = ["--reverse"] if limit is None else [f"--max-count={limit}"]
+    lines = git(repo, "log", "--first-parent", *flags, f"--format={FIELDS}", rev, "--").splitlines()
+    lines = lines if limit is None else lines[::-1]
     found = []
     for line in lines:
         sha, parents, time, author, subject = line.split("\0")

@@ -5,8 +5,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from trip_duration.catalog import out_md5
 from trip_duration_ops.site.gitdata import Blobs, merged, refs
-from trip_duration_ops.site.runs import parse
+from trip_duration_ops.site.runs import declared, parse
 
 RECORD = re.compile(r"^\d{4}-\d{2}\.json$")
 
@@ -22,10 +25,12 @@ def records(blobs: Blobs, rev: str, folder: str = "monitoring") -> list[dict[str
 
 
 def retrain_outcome(
-    repo: Path, record: dict[str, Any], branch: str, versions_by_commit: dict[str, str], main_shas: list[str]
+    repo: Path, blobs: Blobs, record: dict[str, Any], branch: str, models: dict[str, tuple[str, str | None]]
 ) -> dict[str, str] | None:
-    """The retrain a record decided, by its branch `retrain/<month>`: open, merged (and the version
-    main registered after it), or no longer there."""
+    """The retrain a record decided, by its branch `retrain/<month>`: open, or in `branch` (its model
+    is the model of a commit there, as after a squash merge, with the version registered there).
+
+    `models`: model md5 -> (commit, version) for the commits of `branch` that changed the model."""
     decision = record.get("decision") or {}
     if not decision.get("retrain"):
         return None
@@ -34,14 +39,13 @@ def retrain_outcome(
     if not tips:
         return {"branch": name, "state": "no branch in this clone (closed, or not pushed)"}
     tip = next(iter(tips.values()))
-    if not merged(repo, tip, branch):
-        return {"branch": name, "state": "open: not merged (its gate failed, or it awaits review)"}
-    after = next(
-        (
-            versions_by_commit[sha]
-            for sha in main_shas
-            if sha in versions_by_commit and merged(repo, tip, sha)
-        ),
-        None,
+    model = out_md5(
+        parse(blobs.read(tip, "dvc.lock"), yaml.safe_load), declared(blobs, tip)["paths"].get("model", "")
     )
-    return {"branch": name, "state": f"merged into {branch}" + (f", registered as {after}" if after else "")}
+    if model in models:
+        commit, version = models[model]
+        registered = f", registered as {version}" if version else ""
+        return {"branch": name, "state": f"merged into {branch} at {commit[:8]}{registered}"}
+    if merged(repo, tip, branch):
+        return {"branch": name, "state": f"merged into {branch}"}
+    return {"branch": name, "state": "open: not merged (its gate failed, or it awaits review)"}

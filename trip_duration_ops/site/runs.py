@@ -139,7 +139,7 @@ def side_runs(blobs: Blobs, repo: Path, branch: str, main_models: set[str | None
         if name in (branch, "HEAD") or sha in seen or merged(repo, sha, branch):
             continue
         seen.add(sha)
-        tip = commits(repo, sha)[-1]
+        tip = commits(repo, sha, limit=1)[0]
         kind = "experiment" if experiment else "branch"
         run = run_at(blobs, tip, kind, name, f"{kind[:3]}-{safe(name)}")
         if run is not None and run.model_md5 not in main_models:
