@@ -5,11 +5,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from trip_duration.catalog import out_md5
 from trip_duration_ops.site.gitdata import Blobs, merged, refs
-from trip_duration_ops.site.runs import declared, parse
+from trip_duration_ops.site.runs import declared, load_yaml, parse
 
 RECORD = re.compile(r"^\d{4}-\d{2}\.json$")
 
@@ -40,7 +38,7 @@ def retrain_outcome(
         return {"branch": name, "state": "no branch in this clone (closed, or not pushed)"}
     tip = next(iter(tips.values()))
     model = out_md5(
-        parse(blobs.read(tip, "dvc.lock"), yaml.safe_load), declared(blobs, tip)["paths"].get("model", "")
+        parse(blobs.read(tip, "dvc.lock"), load_yaml), declared(blobs, tip)["paths"].get("model", "")
     )
     if model in models:
         commit, version = models[model]

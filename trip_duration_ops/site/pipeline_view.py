@@ -4,10 +4,8 @@ import json
 from html import escape
 from typing import Any
 
-import yaml
-
 from trip_duration_ops.site.gitdata import Blobs
-from trip_duration_ops.site.runs import declared, parse
+from trip_duration_ops.site.runs import declared, load_yaml, parse
 
 BOX_W, BOX_H, GAP_X, GAP_Y = 150, 40, 60, 24
 
@@ -116,7 +114,7 @@ def describe(blobs: Blobs, rev: str) -> dict[str, Any]:
     """Stages, DAG, plots and metrics of the pipeline committed at `rev`."""
     found = declared(blobs, rev)
     pipeline, paths = found["pipeline"], found["paths"]
-    params = parse(blobs.read(rev, "params.yaml"), yaml.safe_load) or {}
+    params = parse(blobs.read(rev, "params.yaml"), load_yaml) or {}
     described = stages(pipeline, paths, params)
     sources = {}
     for stage in described:

@@ -6,13 +6,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from trip_duration.catalog import meta_files, out_md5
 from trip_duration.registry import reading
 from trip_duration.tlc import months_in
 from trip_duration_ops.site.gitdata import Blobs
-from trip_duration_ops.site.runs import declared, flatten, parse
+from trip_duration_ops.site.runs import declared, flatten, load_yaml, parse
 
 
 @dataclass
@@ -56,17 +54,21 @@ def changes(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, An
 def versions(repo: Path, blobs: Blobs, artifact: str, backtest_rows: Any) -> list[Version]:
     """Every registered version, oldest first, with its commit's record."""
     from gto.api import show
+    from gto.exceptions import ArtifactNotFound
 
     with reading(repo, f"gto show {artifact}"):
-        shown = show(str(repo), artifact)
+        try:
+            shown = show(str(repo), artifact)
+        except ArtifactNotFound:  # nothing registered yet
+            shown = []
     found: list[Version] = []
     for entry in sorted(shown, key=lambda entry: (entry["created_at"], entry["version"])):
         sha = entry["commit_hexsha"]
         paths = declared(blobs, sha)["paths"]
-        lock = parse(blobs.read(sha, "dvc.lock"), yaml.safe_load)
-        params = parse(blobs.read(sha, "params.yaml"), yaml.safe_load) or {}
-        data_dvc = parse(blobs.read(sha, f"{paths.get('data', 'data')}.dvc"), yaml.safe_load) or {}
-        metrics = parse(blobs.read(sha, paths.get("metrics", "reports/metrics.json")), yaml.safe_load)
+        lock = parse(blobs.read(sha, "dvc.lock"), load_yaml)
+        params = parse(blobs.read(sha, "params.yaml"), load_yaml) or {}
+        data_dvc = parse(blobs.read(sha, f"{paths.get('data', 'data')}.dvc"), load_yaml) or {}
+        metrics = parse(blobs.read(sha, paths.get("metrics", "reports/metrics.json")), load_yaml)
         found.append(
             Version(
                 version=entry["version"],

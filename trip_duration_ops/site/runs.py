@@ -6,6 +6,7 @@ reports/metrics.json, the CSVs dvc.yaml plots), exactly what `dvc metrics show` 
 """
 
 import csv
+import functools
 import io
 import json
 from dataclasses import dataclass, field
@@ -60,8 +61,12 @@ def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+@functools.lru_cache(maxsize=4096)
 def parse(text: str | None, load: Any) -> Any:
-    """A committed file parsed; None where it is missing or unreadable (a commit before it existed)."""
+    """A committed file parsed; None where it is missing or unreadable (a commit before it existed).
+
+    Cached by content: most commits carry the same dvc.yaml and params.yaml as the one before.
+    Callers must not change what it returns."""
     if text is None:
         return None
     try:
@@ -70,9 +75,14 @@ def parse(text: str | None, load: Any) -> Any:
         return None
 
 
+def load_yaml(text: str) -> Any:
+    """YAML through libyaml where PyYAML has it: the pure-Python parser dominates a long history."""
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 def declared(blobs: Blobs, rev: str) -> dict[str, Any]:
     """dvc.yaml at `rev` parsed (empty where missing), with its declared paths under `paths`."""
-    pipeline = parse(blobs.read(rev, "dvc.yaml"), yaml.safe_load) or {}
+    pipeline = parse(blobs.read(rev, "dvc.yaml"), load_yaml) or {}
     try:
         paths = pipeline_paths(pipeline)
     except Exception:  # an early commit without `vars: - paths:`
@@ -82,13 +92,13 @@ def declared(blobs: Blobs, rev: str) -> dict[str, Any]:
 
 def run_at(blobs: Blobs, commit: Commit, kind: str, label: str, key: str) -> Run | None:
     """The run a commit records; None for a commit with no dvc.lock (nothing was reproduced)."""
-    lock = parse(blobs.read(commit.sha, "dvc.lock"), yaml.safe_load)
+    lock = parse(blobs.read(commit.sha, "dvc.lock"), load_yaml)
     if not isinstance(lock, dict):
         return None
     paths = declared(blobs, commit.sha)["paths"]
     metrics = parse(blobs.read(commit.sha, paths.get("metrics", "reports/metrics.json")), json.loads)
-    params = parse(blobs.read(commit.sha, "params.yaml"), yaml.safe_load)
-    data = parse(blobs.read(commit.sha, f"{paths.get('data', 'data')}.dvc"), yaml.safe_load) or {}
+    params = parse(blobs.read(commit.sha, "params.yaml"), load_yaml)
+    data = parse(blobs.read(commit.sha, f"{paths.get('data', 'data')}.dvc"), load_yaml) or {}
     data_md5 = next((out.get("md5") for out in data.get("outs") or []), None)
     return Run(
         key=key,
