@@ -107,11 +107,17 @@ function drawPlots(container, runs) {
   const box = document.getElementById(container);
   box.replaceChildren();
   plots.forEach((plot, number) => {
+    const spec = plotSpec(plot, runs);
+    if (spec.data.values.length === 0) {
+      // vega draws an empty quantitative axis with infinite extents: say so instead
+      box.appendChild(cell("p", plot.title + ": no data at " + runs.map((run) => run.label).join(", "), "muted no-data"));
+      return;
+    }
     const div = document.createElement("div");
     div.className = "chart plot";
     div.id = container + "-" + number;
     box.appendChild(div);
-    embed(div, plotSpec(plot, runs));
+    embed(div, spec);
   });
 }
 
