@@ -78,6 +78,44 @@ def test_readme_set_up_has_exactly_two_commands() -> None:
     ]
 
 
+def test_readme_is_a_front_page() -> None:
+    assert len(README.splitlines()) <= 200
+
+
+def anchors(page: Path) -> set[str]:
+    """GitHub's anchors for a page's headings: lower case, punctuation dropped, spaces as hyphens."""
+    prose = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.S)
+    headings = re.findall(r"^#+ (.+)$", prose, re.M)
+    slugs = [re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-") for heading in headings]
+    # A heading met again gets -1, -2...
+    return {f"{slug}-{slugs[:i].count(slug)}" if slug in slugs[:i] else slug for i, slug in enumerate(slugs)}
+
+
+def relative_links(page: Path) -> list[str]:
+    """The targets of a page's Markdown links that are not URLs, outside code."""
+    prose = re.sub(r"```.*?```|`[^`]*`", "", page.read_text(encoding="utf-8"), flags=re.S)
+    targets = re.findall(r"\]\(([^)\s]+)\)", prose)
+    return [target for target in targets if not re.match(r"[a-z]+:", target)]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+def test_every_relative_link_reaches_a_file_and_its_heading(page: Path) -> None:
+    for link in relative_links(page):
+        path, _, anchor = link.partition("#")
+        target = (page.parent / path).resolve() if path else page
+        assert target.is_file(), f"{page.name}: {link} is no file"
+        assert not anchor or anchor in anchors(target), f"{page.name}: {link} is no heading"
+
+
+def test_every_docs_page_has_a_title_and_an_intro_and_is_linked_from_the_readme() -> None:
+    linked = set(relative_links(PAGES[0]))
+    for page in PAGES[1:]:
+        title, blank, intro = page.read_text(encoding="utf-8").splitlines()[:3]
+        assert title.startswith("# ") and blank == "", page
+        assert intro and not intro.startswith(("#", "`", "|", "-")), page  # a paragraph, first
+        assert f"docs/{page.name}" in linked, page
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The project on the course months after one `dvc repro`, committed on main."""
