@@ -92,12 +92,10 @@ def plots(main: Path) -> tuple[Path, Path, str, subprocess.CompletedProcess]:
     """PR #7, fewer plot points, run through pull-request.yml: (project, artifacts, head, act's run)."""
     project, payload = pull_request(main, "plots", 7, "evaluate", {"plot_points": 1000})
     artifacts = main.parent / "plots-artifacts"
-    # The README's command, run as printed with this payload.
+    # docs/ci.md's command, run as printed with this payload.
     printed = "python -m tests.e2e.act pull_request pull-request.yml event.json"
-    assert (
-        f"`{printed}`" in (ROOT / "README.md").read_text()
-        or f"\n{printed}\n" in (ROOT / "README.md").read_text()
-    )
+    page = (ROOT / "docs" / "ci.md").read_text()
+    assert f"`{printed}`" in page or f"\n{printed}\n" in page
     command = printed.replace("event.json", str(payload)).split()[1:]
     done = subprocess.run(
         [sys.executable, *command, "--artifacts", str(artifacts)],
@@ -352,7 +350,8 @@ def test_a_prod_tag_on_a_commit_not_on_main_deploys_nothing(main: Path) -> None:
         " only a version merged into main is deployed; nothing was changed"
     )
     assert f"| {refusal}\n" in done.stdout, done.stdout[-3000:]
-    assert f"`{refusal.replace(commit, '<sha>')}`" in (ROOT / "README.md").read_text()  # as printed
+    page = (ROOT / "docs" / "security.md").read_text()
+    assert f"`{refusal.replace(commit, '<sha>')}`" in page  # as the security model prints it
     assert "Traceback" not in done.stdout
     assert folder_state(served) == before
     assert not marker.exists()

@@ -242,7 +242,7 @@ def test_each_target_follows_from_the_table(tiny: subprocess.CompletedProcess) -
 
 
 def test_solvers_compares_the_course_model_with_the_exact_solves(tmp_path: Path) -> None:
-    """`python -m bench.solvers PROJECT` on the course months, as the README prints it."""
+    """`python -m bench.solvers PROJECT` on the course months, as docs/performance.md prints it."""
     project = make_project(tmp_path / "project", ["2021-01", "2021-02"])
     sh(
         "python",

@@ -62,9 +62,9 @@ def test_mains_log_reads_as_the_story_of_the_loop(story: Story) -> None:
     ]
 
 
-def test_the_readme_prints_the_loops_commands_as_the_workflow_runs_them() -> None:
-    """The README's commands of the loop are retrain.yml's, which the story above runs."""
-    readme = (ROOT / "README.md").read_text()
-    block = readme.split("## The closed loop")[1].split("```bash\n")[1].split("```")[0]
+def test_the_loop_page_prints_the_loops_commands_as_the_workflow_runs_them() -> None:
+    """docs/loop.md's commands of the loop are retrain.yml's, which the story above runs."""
+    page = (ROOT / "docs" / "loop.md").read_text()
+    block = page.split("```bash\n")[1].split("```")[0]
     printed = [line.split("  #")[0].strip() for line in block.splitlines() if line.strip()]
     assert printed == [script for script in run_steps("retrain.yml") if script.startswith("trip-duration")]

@@ -1,6 +1,6 @@
-"""The README says what the repository does, and every route it prints runs as printed.
+"""The README and docs/ say what the repository does, and every route they print runs as printed.
 
-Commands are read from the README's own code blocks and run in a throwaway copy of the project
+Commands are read from the pages' own code blocks and run in a throwaway copy of the project
 with the real dvc, git and GTO, in the order a new user would take them.
 """
 
@@ -19,25 +19,27 @@ from conftest import BIN, ROOT, env, reproduced_project, sh
 from bench.services import free_port
 from trip_duration_ops.cli import COMMANDS
 
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+README = PAGES[0].read_text(encoding="utf-8")
+DOCS = "\n".join(page.read_text(encoding="utf-8") for page in PAGES)  # every page a user reads
 
 
 def shell_lines() -> list[str]:
-    """Every line of the README's bash blocks, without trailing comments."""
-    blocks = re.findall(r"```bash\n(.*?)```", README, re.S)
+    """Every line of the pages' bash blocks, without trailing comments."""
+    blocks = re.findall(r"```bash\n(.*?)```", DOCS, re.S)
     lines = [line.strip() for block in blocks for line in block.splitlines()]
     return [re.sub(r"\s+#\s.*$", "", line) for line in lines if line and not line.startswith("#")]
 
 
 def command(prefix: str) -> str:
-    """The one README command that starts with `prefix`."""
+    """The one printed command that starts with `prefix`."""
     found = [line for line in shell_lines() if line.startswith(prefix)]
-    assert len(found) == 1, f"README has {len(found)} commands starting with {prefix!r}: {found}"
+    assert len(found) == 1, f"the docs have {len(found)} commands starting with {prefix!r}: {found}"
     return found[0]
 
 
 def run(line: str, cwd: Path, check: bool = True, **extra: str) -> subprocess.CompletedProcess:
-    """A README line through bash, with this environment's tools first on PATH."""
+    """A printed line through bash, with this environment's tools first on PATH."""
     environment = {**env(), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **extra}
     done = subprocess.run(["bash", "-c", line], cwd=cwd, env=environment, capture_output=True, text=True)
     if check and done.returncode != 0:
@@ -45,11 +47,11 @@ def run(line: str, cwd: Path, check: bool = True, **extra: str) -> subprocess.Co
     return done
 
 
-def test_readme_dag_is_what_dvc_draws() -> None:
+def test_pipeline_page_dag_is_what_dvc_draws() -> None:
     dag = subprocess.run(
         [sys.executable, "-m", "dvc", "dag", "--md"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.strip()
-    assert dag in README
+    assert dag in (ROOT / "docs" / "pipeline.md").read_text(encoding="utf-8")
 
 
 def test_readme_result_row_is_the_committed_metrics() -> None:
@@ -67,13 +69,51 @@ def test_readme_lists_every_subcommand_in_the_order_help_gives() -> None:
 
 
 def test_readme_set_up_has_exactly_two_commands() -> None:
-    setup = README[README.index("## Set up") : README.index("## Data")]
+    setup = README[README.index("## Set up") :].split("\n## ", 1)[0]
     blocks = re.findall(r"```bash\n(.*?)```", setup, re.S)
     assert [block.strip() for block in blocks] == [
         "python3.11 -m venv .venv && . .venv/bin/activate && pip install -c constraints.txt -e '.[dev]'"
         " && trip-duration fetch && dvc repro",
         ". .venv/bin/activate && pytest",
     ]
+
+
+def test_readme_is_a_front_page() -> None:
+    assert len(README.splitlines()) <= 200
+
+
+def anchors(page: Path) -> set[str]:
+    """GitHub's anchors for a page's headings: lower case, punctuation dropped, spaces as hyphens."""
+    prose = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.S)
+    headings = re.findall(r"^#+ (.+)$", prose, re.M)
+    slugs = [re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-") for heading in headings]
+    # A heading met again gets -1, -2...
+    return {f"{slug}-{slugs[:i].count(slug)}" if slug in slugs[:i] else slug for i, slug in enumerate(slugs)}
+
+
+def relative_links(page: Path) -> list[str]:
+    """The targets of a page's Markdown links that are not URLs, outside code."""
+    prose = re.sub(r"```.*?```|`[^`]*`", "", page.read_text(encoding="utf-8"), flags=re.S)
+    targets = re.findall(r"\]\(([^)\s]+)\)", prose)
+    return [target for target in targets if not re.match(r"[a-z]+:", target)]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+def test_every_relative_link_reaches_a_file_and_its_heading(page: Path) -> None:
+    for link in relative_links(page):
+        path, _, anchor = link.partition("#")
+        target = (page.parent / path).resolve() if path else page
+        assert target.is_file(), f"{page.name}: {link} is no file"
+        assert not anchor or anchor in anchors(target), f"{page.name}: {link} is no heading"
+
+
+def test_every_docs_page_has_a_title_and_an_intro_and_is_linked_from_the_readme() -> None:
+    linked = set(relative_links(PAGES[0]))
+    for page in PAGES[1:]:
+        title, blank, intro = page.read_text(encoding="utf-8").splitlines()[:3]
+        assert title.startswith("# ") and blank == "", page
+        assert intro and not intro.startswith(("#", "`", "|", "-")), page  # a paragraph, first
+        assert f"docs/{page.name}" in linked, page
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +132,8 @@ def exp_name(project: Path, rmse: str) -> str:
 
 
 def inline(text: str) -> str:
-    """A command the README prints inside a sentence, as `code`."""
-    assert f"`{text}`" in README, text
+    """A command a page prints inside a sentence, as `code`."""
+    assert f"`{text}`" in DOCS, text
     return text
 
 
@@ -129,7 +169,7 @@ def test_every_route_runs_as_printed(project: Path, tmp_path: Path) -> None:
     origin = tmp_path / "origin.git"
     sh("git", "init", "-q", "--bare", "--initial-branch=main", str(origin), cwd=tmp_path)
     sh("git", "remote", "add", "origin", str(origin), cwd=project)
-    block = README[README.index("dvc exp apply <exp-name>") :].split("```")[0].strip().splitlines()
+    block = DOCS[DOCS.index("dvc exp apply <exp-name>") :].split("```")[0].strip().splitlines()
     assert len(block) == 3
     for line in block:
         run(re.sub(r"\s+#\s.*$", "", line).replace("<exp-name>", name), project)
@@ -152,7 +192,7 @@ def test_every_route_runs_as_printed(project: Path, tmp_path: Path) -> None:
     assert (project / "dvc_plots" / "index.html").is_file()
     assert sh("git", "status", "--porcelain", cwd=project).stdout == ""
 
-    # Publishing on main, then consuming prod as the README prints it.
+    # Publishing on main, then consuming prod as docs/gitops.md prints it.
     sh("git", "checkout", "-q", "main", cwd=project)
     sh("dvc", "checkout", cwd=project)
     out = run(command("trip-duration publish"), project).stdout
@@ -160,7 +200,7 @@ def test_every_route_runs_as_printed(project: Path, tmp_path: Path) -> None:
     assert "v0.1.0" in run(command("gto show trip-duration"), project).stdout
     got = run(command("trip-duration get --stage prod"), project).stdout
     assert got == "get: trip-duration v0.1.0 (prod) -> trip-duration.joblib, md5 ok\n"
-    [snippet] = re.findall(r"```python\n(.*?)```", README, re.S)
+    [snippet] = re.findall(r"```python\n(.*?)```", DOCS, re.S)
     done = subprocess.run([sys.executable, "-c", snippet], cwd=project, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert 1 < float(done.stdout.strip().strip("[]")) < 60
@@ -197,7 +237,7 @@ def test_every_route_runs_as_printed(project: Path, tmp_path: Path) -> None:
         while run(f"curl -sf localhost:{port}/ready", project, check=False).returncode:
             assert time.monotonic() < deadline, "the service did not become ready"
             time.sleep(0.2)
-        printed = re.search(r"The last prints `(.*?)`", README)
+        printed = re.search(r"The last prints `(.*?)`", DOCS)
         assert printed is not None and run(curl, project).stdout == printed.group(1)
     finally:
         server.terminate()

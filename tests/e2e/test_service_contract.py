@@ -164,7 +164,7 @@ def test_the_openapi_document_lists_every_answer(server: Server) -> None:
         ("/reload", "post"): ["200", "413"],
     }
     assert f"{MAX_BODY_BYTES:,} bytes" in document["info"]["description"]
-    assert f"over {MAX_BODY_BYTES:,} bytes" in (ROOT / "README.md").read_text()
+    assert f"over {MAX_BODY_BYTES:,} bytes" in (ROOT / "docs" / "serving.md").read_text()
     schemas = document["components"]["schemas"]
     assert set(schemas["InvalidRequest"]["required"]) == {"detail"}
     assert set(schemas["NotReady"]["properties"]) == {"ready", "detail"}
