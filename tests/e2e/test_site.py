@@ -16,6 +16,7 @@ from conftest import ROOT, sh
 from tests.e2e.browser import Browser
 
 from tests.e2e.loop import MONTHS, Story
+from tests.e2e.test_readme import command, inline, run
 
 PAGES = ["index", "registry", "experiments", "compare", "monitoring", "pipeline", "docs/index"]
 LINKS = "() => Array.from(document.querySelectorAll('article a')).map(a => a.getAttribute('href'))"
@@ -36,7 +37,8 @@ def history(story: Story) -> Path:
     world.bash("git push -q origin main", dev)
     world.main_workflow()  # registers the third version
     clone = world.runner()
-    world.bash("git fetch -q origin 'refs/exps/*:refs/exps/*' && trip-duration site --out site", clone)
+    fetch = inline("git fetch origin 'refs/exps/*:refs/exps/*'")
+    world.bash(f"{fetch} && {command('trip-duration site')}", clone)
     return clone
 
 
@@ -184,7 +186,7 @@ def test_a_fresh_clone_of_this_repository_builds_a_site_with_its_docs(
 ) -> None:
     clone = tmp_path / "clone"
     sh("git", "clone", "-q", str(ROOT), str(clone), cwd=tmp_path)
-    out = sh("trip-duration", "site", "--out", "site", cwd=clone).stdout
+    out = run(command("trip-duration site"), clone).stdout
     assert out.startswith("site: ")
     site = clone / "site"
     docs = sorted(path.stem for path in (site / "docs").glob("*.html"))
