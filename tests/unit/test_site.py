@@ -157,3 +157,9 @@ def test_the_dag_links_each_output_to_the_stages_that_read_it() -> None:
     ]
     svg = pipeline_view.dag_svg(["data.dvc", "prepare", "train", "monitor"], links)
     assert svg.count("<rect") == 4 and svg.count("<line") == 4
+
+
+def test_headings_get_githubs_anchors_so_links_to_them_land() -> None:
+    html = docs.render("## Using the published model\n\n## Data: `data.dvc`'s months\n")
+    assert '<h2 id="using-the-published-model">' in html
+    assert '<h2 id="data-datadvcs-months">' in html

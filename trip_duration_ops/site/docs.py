@@ -32,8 +32,15 @@ def title_of(text: str, fallback: str) -> str:
 
 def render(text: str) -> str:
     from markdown_it import MarkdownIt
+    from mdit_py_plugins.anchors import anchors_plugin
 
-    return MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
+    # headings get GitHub's ids, so that links like serving.md#deploying land on the heading
+    return (
+        MarkdownIt("commonmark", {"html": False})
+        .enable("table")
+        .use(anchors_plugin, max_level=6)
+        .render(text)
+    )
 
 
 def pages(blobs: Blobs, rev: str) -> list[dict[str, Any]]:
