@@ -22,10 +22,10 @@ import json
 import os
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bench import history_files as files
 from bench.git_import import Commit, fast_import, source_files
@@ -35,6 +35,7 @@ from trip_duration.registry import ARTIFACT, FIRST_VERSION
 START = 1_681_084_800  # 2023-04-10, just after the last month data.dvc holds (2023-03)
 FIRST_MONTH = (2023, 4)
 HOUR = 3600
+T = TypeVar("T")
 PUBLISH_DELAY = 600  # seconds from a commit on main to its version's tag
 CHOICES = {"model": ["linear", "ridge", "gram_ridge", "lasso"], "features": ["course", "time", "zones"]}
 
@@ -90,6 +91,14 @@ class Story:
         written["dvc.lock"] = self.yaml_file("dvc.lock", lock)
         self.tip |= written
         return written
+
+    def aside(self, change: Callable[[], T]) -> T:
+        """`change` made off main's tip, which stays where it was: a branch's or an experiment's."""
+        saved = (dict(self.tip), self.rmse)
+        try:
+            return change()
+        finally:
+            self.tip, self.rmse = saved
 
     def experiment(self) -> tuple[str, dict[str, bytes]]:
         params = self.read("params.yaml")
@@ -177,10 +186,10 @@ def plan(tip: dict[str, bytes], commits: int, versions: int, seed: int) -> tuple
                 ": ALERT" if alert else ""
             )
             if alert:
-                saved = (dict(story.tip), story.rmse)
-                retrain = story.retrain(month, month_name(months - 2))
-                merge_next = (f"Merge retrain/{month}: retrain on {month} (#{months})", retrain, story.rmse)
-                story.tip, story.rmse = saved  # main takes it in its next commit, after the pull request
+                # main takes the retrain in its next commit, after the pull request
+                before = month_name(months - 2)
+                retrain, rmse = story.aside(lambda m=month, b=before: (story.retrain(m, b), story.rmse))
+                merge_next = (f"Merge retrain/{month}: retrain on {month} (#{months})", retrain, rmse)
                 pull = Commit(
                     -number,
                     f"refs/heads/retrain/{month}",
@@ -200,26 +209,23 @@ def plan(tip: dict[str, bytes], commits: int, versions: int, seed: int) -> tuple
 
 def side_commits(story: Story, tip_mark: int, when: int) -> list[Commit]:
     """Two pull-request branches off main's tip, each one experiment."""
-    found = []
-    for number in range(2):
-        saved = (dict(story.tip), story.rmse)
-        what, changed = story.experiment()
-        story.tip, story.rmse = saved
-        branch = f"refs/heads/experiment/{what.split(':')[0]}-{number + 1}"
-        found.append(Commit(-(10**6 + number), branch, what, changed, tip_mark, when + number * HOUR))
-    return found
+    tried = [story.aside(story.experiment) for _ in range(2)]
+    return [
+        Commit(
+            -(10**6 + n), f"refs/heads/experiment/{what.split(':')[0]}-{n + 1}", what, changed, tip_mark, when
+        )
+        for n, (what, changed) in enumerate(tried)
+    ]
 
 
 def exp_commits(story: Story, tip_sha: str, when: int) -> list[Commit]:
     """Three experiments as `dvc exp push` leaves them: refs/exps/<baseline sha split 2/38>/<name>."""
-    found = []
-    for number in range(3):
-        saved = (dict(story.tip), story.rmse)
-        what, changed = story.experiment()
-        story.tip, story.rmse = saved
-        ref = f"refs/exps/{tip_sha[:2]}/{tip_sha[2:]}/exp-{story.rng.getrandbits(20):05x}"
-        found.append(Commit(-(2 * 10**6 + number), ref, what, changed, tip_sha, when + number * HOUR))
-    return found
+    tried = [(story.aside(story.experiment), story.rng.getrandbits(20)) for _ in range(3)]
+    base = f"refs/exps/{tip_sha[:2]}/{tip_sha[2:]}"
+    return [
+        Commit(-(2 * 10**6 + n), f"{base}/exp-{name:05x}", what, changed, tip_sha, when + n * HOUR)
+        for n, ((what, changed), name) in enumerate(tried)
+    ]
 
 
 @contextlib.contextmanager
