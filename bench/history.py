@@ -12,7 +12,8 @@ new window, is assigned `prod`, and some others `staging`. Two pull-request bran
 `dvc exp push` refs (refs/exps/...) start at main's tip. Commits go in through `git fast-import`,
 dated from the seed; the tags are GTO's own (its Python API), dated when they are made.
 Prints what it made and how long it took. Expected output (commits 500, versions 100):
-    history: /tmp/history: 500 commits on main, 100 versions, 9 prod and 27 staging assignments, ...
+    history: /tmp/h500: 500 commits on main, 100 versions, 30 prod and 27 staging assignments,
+      20 monitored months; made in 72.9 s (git 4.6 s, GTO 68.3 s: each GTO call reads every tag)
 """
 
 import argparse
