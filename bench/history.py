@@ -10,7 +10,7 @@ a `retrain/YYYY-MM` branch of one commit and its retrain lands on main next. Eve
 (commits / versions)-th commit registers a version; a version no worse than prod, or trained on a
 new window, is assigned `prod`, and some others `staging`. Two pull-request branches and three
 `dvc exp push` refs (refs/exps/...) start at main's tip. Commits go in through `git fast-import`,
-dated from the seed; the tags are GTO's own (its Python API), dated when they are made.
+dated from the seed; the tags are GTO's own (its Python API), dated minutes after their commits.
 Prints what it made and how long it took. Expected output (commits 500, versions 100):
     history: /tmp/h500: 500 commits on main, 100 versions, 30 prod and 27 staging assignments,
       20 monitored months; made in 72.9 s (git 4.6 s, GTO 68.3 s: each GTO call reads every tag)
