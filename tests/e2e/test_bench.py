@@ -4,6 +4,7 @@ Timings vary from run to run; what they decide does not: each PASS/FAIL line mus
 numbers in the table above it, and a target that a 20,000-row month cannot meet must FAIL.
 """
 
+import json
 import os
 import re
 import subprocess
@@ -17,6 +18,8 @@ from conftest import ROOT, env, make_project, sh
 from bench.course import run_course
 from bench.make_months import SOURCE_MONTHS, build_months, month_path
 from bench.project import make_project as bench_project
+from trip_duration.registry import stage_version
+from trip_duration_ops.cli import COMMANDS
 
 ROWS = 20_000
 BIG, SMALL = "20,000", "76,518"  # rows of a resampled month; of 2021-01, the course's training month
@@ -262,3 +265,54 @@ def test_solvers_compares_the_course_model_with_the_exact_solves(tmp_path: Path)
         "GramRidge(alpha=0.1), exact": ["4.6564", "7.4588"],
         "GramRidge(alpha=1e-6), about the least-squares minimiser": ["4.6407", "7.4808"],
     }
+
+
+SITE_HEADER = "| site | commits | versions | pages | build s | largest page MB | peak MB |"
+
+
+def test_history_has_the_commits_versions_and_stages_asked_for(tmp_path: Path) -> None:
+    """`python -m bench.history OUT --commits 20 --versions 4`: real git commits, GTO's own tags."""
+    out = tmp_path / "history"
+    printed = sh("python", "bench.history", str(out), "--commits", "20", "--versions", "4", cwd=ROOT).stdout
+    assert printed.startswith(f"history: {out}: 20 commits on main, 4 versions, 2 prod and 1 staging")
+    assert sh("git", "rev-list", "--count", "main", cwd=out).stdout.strip() == "20"
+    shown = json.loads(sh("gto", "show", "trip-duration", "--json", cwd=out).stdout)
+    assert sorted(version["version"] for version in shown) == ["v0.1.0", "v0.1.1", "v0.2.0", "v0.2.1"]
+    events = json.loads(sh("gto", "history", "trip-duration", "--json", cwd=out).stdout)
+    prod = [
+        event["version"] for event in sorted(events, key=lambda e: e["timestamp"]) if event["stage"] == "prod"
+    ]
+    assert prod == ["v0.1.0", "v0.2.0"]  # the first version, then the first trained on a new window
+    assert stage_version(out, "prod") == "v0.2.0"
+    assert sh("git", "rev-list", "--count", "main..retrain/2023-05", cwd=out).stdout.strip() == "1"
+    exps = sh("git", "for-each-ref", "--format=%(refname)", "refs/exps", cwd=out).stdout.split()
+    assert len(exps) == 3
+    assert not sh("git", "status", "--porcelain", cwd=out).stdout  # main checked out
+
+
+@pytest.mark.skipif("site" not in COMMANDS, reason="`trip-duration site` is not in this checkout yet")
+def test_site_benchmark_prints_its_row_and_targets(tmp_path: Path) -> None:
+    done = sh(
+        "python",
+        "bench.site",
+        "--commits",
+        "20",
+        "--versions",
+        "4",
+        "--keep",
+        str(tmp_path),
+        cwd=ROOT,
+        check=False,
+    )
+    assert done.returncode in (0, 1), done.stderr  # 1: a target failed, the report still printed
+    lines = done.stdout.splitlines()
+    assert lines[lines.index(SITE_HEADER) + 1] == "|---|---:|---:|---:|---:|---:|---:|"
+    row = cells(lines[lines.index(SITE_HEADER) + 2])
+    assert row[:3] == ["trip-duration site", "20", "4"]
+    assert all(re.fullmatch(r"[\d,]+(\.\d\d)?", cell) for cell in row[3:]), row
+    targets = [line for line in lines if line.startswith(("PASS  ", "FAIL  "))]
+    assert targets == [
+        f"{verdict(float(row[4]) < 30)}  site build < 30 s: {row[4]} s",
+        f"{verdict(float(row[5]) < 3)}  largest page < 3 MB: {row[5]} MB",
+    ]
+    assert done.returncode == (0 if all(t.startswith("PASS") for t in targets) else 1)
