@@ -15,7 +15,7 @@ at the repository root, and returns a `Visit`:
 - `outside_requests`: every URL requested outside the site (aborted, never fetched). The site is
   `site` (default: the folder of a file target) for file:// URLs, the target's origin for http;
   `data:`, `blob:` and `about:` URLs are the page's own;
-- `charts`: vega charts drawn (a `.vega-embed` holding a canvas or svg of non-zero size);
+- `charts`: vega charts drawn (a `.vega-embed` holding vega's canvas or svg; empty data draws too);
 - `screenshot`: the PNG written.
 One Browser serves any number of visits; each visit gets a fresh context (no shared cache).
 """
@@ -41,10 +41,10 @@ ARGS = [
     "--no-first-run",
 ]
 OWN_SCHEMES = ("data", "blob", "about")
-# Drawn charts: vega-embed marks its container, and draws into a canvas or an svg of class "marks".
-DRAWN = """() => [...document.querySelectorAll('.vega-embed')]
-    .filter(chart => [...chart.querySelectorAll('canvas.marks, svg.marks')]
-        .some(marks => marks.getBoundingClientRect().width > 0)).length"""
+# Drawn charts: vega-embed marks its container, and vega draws into a canvas or an svg of class
+# "marks" (of zero size where the data has no rows).
+DRAWN = """() => document.querySelectorAll(
+    '.vega-embed canvas.marks, .vega-embed svg.marks').length"""
 ALL_DRAWN = f"""min => {{
     const drawn = ({DRAWN})();
     return drawn >= min && drawn === document.querySelectorAll('.vega-embed').length;
