@@ -1,9 +1,9 @@
 """The page `dvc plots show` and `dvc plots diff` fill: DVC's layout with Vega inside, so it draws offline.
 
 DVC's default page loads vega, vega-lite and vega-embed from cdn.jsdelivr.net; offline it stays blank.
-This one carries vl-convert's bundle (about 0.9 MB, it sets `window.vegaEmbed`, which DVC's plot divs
-call) and has no `{scripts}`, so DVC adds no CDN tags. `.dvc/config` names the committed copy
-(`plots.html_template`); after upgrading vl-convert, write it again:
+This one is DVC's page (dvc_render's PAGE_HTML) with vl-convert's bundle (about 0.9 MB; it sets
+`window.vegaEmbed`, which DVC's plot divs call) in place of `{scripts}`, so DVC adds no CDN tags.
+`.dvc/config` names the committed copy (`plots.html_template`); after upgrading vl-convert, write it again:
 
     python -m trip_duration_ops.plots_page .dvc/plots.html
 """
@@ -11,26 +11,11 @@ call) and has no `{scripts}`, so DVC adds no CDN tags. `.dvc/config` names the c
 import sys
 from pathlib import Path
 
-# DVC fills these (`{scripts}` is left out on purpose); the bundle must contain none of them.
+from dvc_render.html import PAGE_HTML
+
+# DVC fills these; the bundle must contain none of them.
 PLACEHOLDERS = ("{refresh_tag}", "{plot_divs}", "{scripts}")
-LAYOUT = """<!DOCTYPE html>
-<html>
-<head>
-    {refresh_tag}
-    <meta charset="utf-8">
-    <title>DVC Plot</title>
-    <script>{bundle}</script>
-    <style>
-        table {
-            border-spacing: 15px;
-        }
-    </style>
-</head>
-<body>
-    {plot_divs}
-</body>
-</html>
-"""
+CHARSET = '<meta charset="utf-8">'  # the bundle writes minus signs and ellipses (UTF-8) in labels
 
 
 def page() -> str:
@@ -42,7 +27,10 @@ def page() -> str:
     clashes = [text for text in (*PLACEHOLDERS, "</script") if text in bundle.lower()]
     if clashes:  # DVC would fill the bundle's text, or the script would end early
         raise ValueError(f"vl-convert's bundle contains {clashes[0]}")
-    return LAYOUT.replace("{bundle}", bundle)
+    # DVC's own page, its CDN tags replaced by the bundle.
+    return PAGE_HTML.replace("<head>", f"<head>\n    {CHARSET}", 1).replace(
+        "{scripts}", f"<script>{bundle}</script>"
+    )
 
 
 def version(text: str) -> tuple[int, ...]:
