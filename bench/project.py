@@ -84,6 +84,7 @@ def make_project(
     sh("dvc", "init", "-q", cwd=dest)
     shutil.copy2(ROOT / ".dvc" / "config", dest / ".dvc" / "config")
     shutil.copytree(ROOT / ".dvc" / "plots", dest / ".dvc" / "plots")  # dvc.yaml's custom templates
+    shutil.copy2(ROOT / ".dvc" / "plots.html", dest / ".dvc" / "plots.html")  # the config's offline page
     remote = remote or dest.parent / f"{dest.name}-remote"
     sh("dvc", "remote", "modify", "local", "url", str(remote), cwd=dest)
     (dest / ".dvc" / "config.local").write_text(LOCAL_CONFIG + (LINKED_CACHE if link else ""))

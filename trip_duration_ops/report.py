@@ -6,7 +6,7 @@ Run after `dvc repro` on the PR's head; exits 1 when RMSE got worse than params.
 
 The first line is the verdict, for example
     ❌ **Worse**: validation RMSE 7.7587 → 7.8679 (+1.41%) against main; fails the gate (at most +1%).
-then the metrics, the parameters and data files that changed, and main's and the PR's plots side by side.
+then the metrics, the parameters and data files that changed, and the plots, main and the PR in each.
 """
 
 import argparse
@@ -173,13 +173,12 @@ def data_changes(base_dvc: dict[str, Any] | None, pr_dvc: dict[str, Any]) -> str
     return "\n".join(lines) or "none"
 
 
-def plots_table(images: Images, base: str) -> str:
-    """base | PR, one row per plot of (title, base image, PR image), paths relative to the report."""
-    lines = [
-        [f"![{title}: {side}]({path})" if path else "—" for side, path in ((base, old), ("PR", new))]
-        for title, old, new in images
-    ]
-    return table([base, "PR"], lines) if lines else "none"
+def plots_markdown(images: Images, base: str) -> str:
+    """One image a plot, each holding `base` and the PR in colour; paths relative to the report."""
+    if not images:
+        return "none"
+    lines = [f"![{title}: {base} and PR]({path})" for title, path in images]
+    return f"Each plot draws {base} and the PR together (the legend's `rev`).\n\n" + "\n".join(lines)
 
 
 def backtest_rows(text: str | None) -> list[dict[str, str]]:
@@ -338,7 +337,7 @@ def main(argv: list[str] | None = None) -> None:
     backtest = Path(backtest_csv)
     pr_backtest = backtest.read_text(encoding="utf-8") if backtest.is_file() else None
     aging = backtest_table(backtest_rows(text_at(args.base, backtest)), backtest_rows(pr_backtest), args.base)
-    plots_md = plots_table(images, args.base)
+    plots_md = plots_markdown(images, args.base)
     text, passed = report(
         metrics, params, base_dvc, pr_dvc, plots_md, args.base, limit, warning, aging, same_trips
     )

@@ -1,7 +1,8 @@
-"""The pull-request report's plots: DVC's own vega-lite specs, one image per revision, drawn offline.
+"""The pull-request report's plots: DVC's own vega-lite specs, one image per plot, drawn offline.
 
-`dvc plots diff --json` gives one spec per plot holding both revisions; each is narrowed to one
-revision on axes that span both, so the base's and the PR's images compare side by side.
+`dvc plots diff --json` gives one spec per plot holding both revisions, told apart by colour
+(the `rev` field), as `dvc plots diff` draws them: each becomes one PNG with the revisions
+labelled (`main`, `PR`), so a change shows within one picture.
 """
 
 import copy
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 PR = "workspace"  # DVC's name for the checked-out PR in its diffs
-Images = list[tuple[str, str | None, str | None]]  # per plot: title, base image, PR image
+Images = list[tuple[str, str]]  # per plot: title, image (relative to the report)
 
 
 def encodings(node: Any) -> Iterator[tuple[dict[str, Any], Any]]:
@@ -28,31 +29,36 @@ def encodings(node: Any) -> Iterator[tuple[dict[str, Any], Any]]:
                 yield from encodings(item)
 
 
-def one_revision(spec: dict[str, Any], rev: str, label: str) -> dict[str, Any]:
-    """DVC's spec of both revisions narrowed to one, on axes that span both so the images compare."""
+def relabel(spec: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
+    """DVC's spec of several revisions with each revision renamed (`{"workspace": "PR"}`) in its rows
+    and colour legend; revisions not in `labels` keep their names. The input is left alone."""
     spec = copy.deepcopy(spec)
-    values = spec["data"]["values"]
+    spec["data"]["values"] = [
+        {**row, "rev": labels.get(row["rev"], row["rev"])} if "rev" in row else row
+        for row in spec["data"]["values"]
+    ]
+    for encoding, _ in encodings(spec):
+        color = encoding.get("color")
+        scale = color.get("scale") if isinstance(color, dict) else None
+        if isinstance(scale, dict) and isinstance(scale.get("domain"), list):
+            scale["domain"] = [labels.get(rev, rev) for rev in scale["domain"]]
+    return spec
+
+
+def bars_from_zero(spec: dict[str, Any]) -> dict[str, Any]:
+    """The spec with every bar's quantitative axis starting at 0: a bar from elsewhere misleads."""
+    spec = copy.deepcopy(spec)
     for encoding, mark in encodings(spec):
+        if (mark if isinstance(mark, str) else (mark or {}).get("type")) != "bar":
+            continue
         for axis in (encoding.get(channel) for channel in ("x", "y")):
-            if not isinstance(axis, dict) or axis.get("type") != "quantitative" or "field" not in axis:
-                continue
-            numbers = [
-                float(row[axis["field"]]) for row in values if row.get(axis["field"]) not in (None, "")
-            ]
-            scale = axis.setdefault("scale", {})
-            bar = (mark if isinstance(mark, str) else (mark or {}).get("type")) == "bar"
-            zero = [0] if bar or scale.get("zero", True) else []  # a bar from elsewhere misleads
-            if numbers:
-                scale.update(domain=[min(*numbers, *zero), max(*numbers, *zero)], nice=True)
-    colors = spec.get("encoding", {}).get("color", {}).get("scale", {})
-    if rev in colors.get("domain", []) and len(colors.get("range", [])) == len(colors["domain"]):
-        colors["range"], colors["domain"] = [colors["range"][colors["domain"].index(rev)]], [label]
-    spec["data"]["values"] = [{**row, "rev": label} for row in values if row.get("rev") == rev]
+            if isinstance(axis, dict) and axis.get("type") == "quantitative":
+                axis.setdefault("scale", {})["zero"] = True
     return spec
 
 
 def render_plots(plots: dict[str, Any], base: str, images: Path, report_dir: Path) -> Images:
-    """Draw each plot of `dvc plots diff --json` once per revision; (title, base image, PR image)."""
+    """Draw each plot of `dvc plots diff --json` once, `base` and the PR in it; (title, image) each."""
     import vl_convert
 
     images.mkdir(parents=True, exist_ok=True)
@@ -62,13 +68,14 @@ def render_plots(plots: dict[str, Any], base: str, images: Path, report_dir: Pat
         if vega is None:
             continue
         stem = re.sub(r"[^A-Za-z0-9_]+", "-", str(Path(path).with_suffix(""))).strip("-")
-        pair: list[str | None] = []
-        for rev, label, side in ((base, base, "base"), (PR, "PR", "pr")):
-            image = images / f"{stem}-{side}.png"
-            image.unlink(missing_ok=True)  # never show a picture left from an earlier run
-            if rev in vega["revisions"]:
-                image.write_bytes(vl_convert.vegalite_to_png(one_revision(vega["content"], rev, label)))
-            pair.append(Path(os.path.relpath(image, report_dir)).as_posix() if image.is_file() else None)
+        image = images / f"{stem}.png"
+        spec = bars_from_zero(relabel(vega["content"], {PR: "PR"}))
+        image.write_bytes(vl_convert.vegalite_to_png(spec))
         title = vega["content"].get("title", path)
-        drawn.append((title.get("text", path) if isinstance(title, dict) else title, *pair))
+        drawn.append(
+            (
+                title.get("text", path) if isinstance(title, dict) else title,
+                Path(os.path.relpath(image, report_dir)).as_posix(),
+            )
+        )
     return drawn

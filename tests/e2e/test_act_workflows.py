@@ -118,7 +118,7 @@ def test_a_pull_request_that_keeps_the_rmse_runs_to_the_end_with_its_report(plot
     assert "| evaluate.plot_points | `2000` | `1000` |" in report
     assert (artifacts / "pr-report" / "pr-number").read_text().strip() == "7"
     images = sorted(path.name for path in (artifacts / "pr-report" / "reports" / "pr-images").iterdir())
-    assert "reports-plots-predicted_vs_actual-pr.png" in images
+    assert "reports-plots-predicted_vs_actual.png" in images
 
 
 def comment_run(plots: tuple, head_sha: str, state: Path) -> subprocess.CompletedProcess:

@@ -7,6 +7,7 @@ branches, each in its own copy:
   at most 30 minutes (data.max_minutes): not like for like.
 """
 
+import json
 import re
 import shutil
 from decimal import Decimal
@@ -14,11 +15,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import vl_convert
 import yaml
 from conftest import make_project, sh
 
 from trip_duration import metrics
 from trip_duration.model import load_model
+from trip_duration_ops.report_plots import relabel
 
 PNG = b"\x89PNG\r\n\x1a\n"
 RIDGE = {"name": "ridge", "estimator": "sklearn.linear_model.Ridge", "alpha": 2.0}
@@ -143,19 +146,27 @@ def test_changed_params_are_listed_and_no_data_changed(pr_report: tuple[int, str
     assert markdown.split("## Data that changed\n\n")[1].split("\n\n")[0] == "none"
 
 
-def test_plots_of_both_sides_are_png_files_beside_the_report(pr: Path, pr_report: tuple[int, str]) -> None:
+def test_each_plot_is_one_png_with_main_and_the_pr(pr: Path, pr_report: tuple[int, str]) -> None:
     _, markdown = pr_report
-    rows = [line for line in markdown.split("## Plots")[1].splitlines() if line.startswith("| ![")]
+    intro, lines = markdown.split("## Plots\n\n")[1].rstrip("\n").split("\n\n")
+    assert intro == "Each plot draws main and the PR together (the legend's `rev`)."
+    images = [
+        re.fullmatch(r"!\[([^]]*): main and PR\]\((reports/pr-images/[^)]+)\)", line)
+        for line in lines.splitlines()
+    ]
     declared = [next(iter(plot)) for plot in yaml.safe_load((pr / "dvc.yaml").read_text())["plots"]]
     # All but the served model's monitoring history, which has no month yet on either side.
-    assert len(rows) == len(declared) - 1 == 5
-    assert not any("Monitoring" in row for row in rows) and declared[-1].startswith("Monitoring")
-    for row in rows:
-        base, head = re.findall(r"!\[[^]]*\]\(([^)]+)\)", row)
-        assert base.startswith("reports/pr-images/") and head.startswith("reports/pr-images/")
-        assert (pr / base).read_bytes()[:8] == PNG
-        assert (pr / head).read_bytes()[:8] == PNG
-        assert (pr / base).read_bytes() != (pr / head).read_bytes()
+    assert all(images) and len(images) == len(declared) - 1 == 5
+    assert not any("Monitoring" in line for line in lines.splitlines()) and declared[-1].startswith(
+        "Monitoring"
+    )
+    assert all((pr / image[2]).read_bytes()[:8] == PNG for image in images)
+    # The picture is DVC's spec of both revisions, the PR's named "PR".
+    diff = json.loads(sh("dvc", "plots", "diff", "main", "--json", cwd=pr).stdout)
+    [residuals] = [entry for entry in diff["data"]["reports/plots/residuals.csv"] if entry["type"] == "vega"]
+    assert {row["rev"] for row in residuals["content"]["data"]["values"]} == {"main", "workspace"}
+    drawn = vl_convert.vegalite_to_png(relabel(residuals["content"], {"workspace": "PR"}))
+    assert (pr / "reports/pr-images/reports-plots-residuals.png").read_bytes() == drawn
 
 
 def test_unknown_base_fails_in_one_line(pr: Path) -> None:

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+import vl_convert
 import yaml
 
 from trip_duration.catalog import out_md5
@@ -20,11 +21,11 @@ from trip_duration_ops.report import (
     on_same_trips,
     params_table,
     paths_named,
-    plots_table,
+    plots_markdown,
     report,
     verdict,
 )
-from trip_duration_ops.report_plots import one_revision, render_plots
+from trip_duration_ops.report_plots import bars_from_zero, relabel, render_plots
 
 PNG = b"\x89PNG\r\n\x1a\n"
 VAL = "prepared/val.parquet"
@@ -269,62 +270,86 @@ def test_on_other_trips_the_gate_takes_the_base_model_on_the_prs_trips() -> None
     assert passed is False
 
 
-def test_one_revision_keeps_its_rows_on_axes_shared_with_the_other() -> None:
-    spec = {
-        "data": {
-            "values": [{"h": "1", "e": "4.0", "rev": "workspace"}, {"h": "2", "e": "9.5", "rev": "main"}]
+SPEC = {
+    "data": {
+        "values": [
+            {"h": "1", "e": "4.0", "rev": "workspace"},
+            {"h": "2", "e": "9.5", "rev": "main"},
+            {"h": "3", "e": "1.0"},
+        ]
+    },
+    "mark": "bar",
+    "encoding": {
+        "x": {"field": "e", "type": "quantitative", "scale": {"zero": False}},
+        "y": {"field": "h", "type": "nominal"},
+        "yOffset": {"field": "rev"},
+        "color": {
+            "field": "rev",
+            "scale": {"domain": ["workspace", "main"], "range": ["#945dd6", "#13adc7"]},
         },
-        "mark": "bar",
+    },
+    "layer": [{"mark": "line", "encoding": {"y": {"field": "h", "type": "quantitative"}}}],
+}
+
+
+def test_relabel_renames_revisions_in_rows_and_legend() -> None:
+    spec = relabel(SPEC, {"workspace": "PR"})
+    assert spec["data"]["values"] == [
+        {"h": "1", "e": "4.0", "rev": "PR"},
+        {"h": "2", "e": "9.5", "rev": "main"},
+        {"h": "3", "e": "1.0"},
+    ]
+    assert spec["encoding"]["color"]["scale"] == {"domain": ["PR", "main"], "range": ["#945dd6", "#13adc7"]}
+    assert {key: spec[key] for key in ("mark", "layer")} == {key: SPEC[key] for key in ("mark", "layer")}
+    assert SPEC["data"]["values"][0]["rev"] == "workspace"  # the input is left alone
+    assert SPEC["encoding"]["color"]["scale"]["domain"] == ["workspace", "main"]
+
+
+def test_bars_start_at_zero_other_marks_keep_their_scale() -> None:
+    spec = bars_from_zero(SPEC)
+    assert spec["encoding"]["x"]["scale"] == {"zero": True}
+    assert "scale" not in spec["layer"][0]["encoding"]["y"]  # a line: as the template says
+    assert SPEC["encoding"]["x"]["scale"] == {"zero": False}
+
+
+def test_plots_markdown_lines() -> None:
+    images = [("Errors", "img/errors.png"), ("New plot", "img/new.png")]
+    assert plots_markdown(images, "main").splitlines() == [
+        "Each plot draws main and the PR together (the legend's `rev`).",
+        "",
+        "![Errors: main and PR](img/errors.png)",
+        "![New plot: main and PR](img/new.png)",
+    ]
+    assert plots_markdown([], "main") == "none"
+
+
+def test_render_plots_draws_one_image_a_plot_with_both_revisions(tmp_path: Path) -> None:
+    spec = {
+        "data": {"values": [{"x": "1", "y": "2", "rev": "workspace"}, {"x": "1", "y": "3", "rev": "main"}]},
+        "title": {"text": "Errors"},
+        "mark": "point",
         "encoding": {
-            "x": {"field": "e", "type": "quantitative", "scale": {"zero": False}},
-            "y": {"field": "h", "type": "nominal"},
+            "x": {"field": "x", "type": "quantitative"},
+            "y": {"field": "y", "type": "quantitative"},
             "color": {
                 "field": "rev",
                 "scale": {"domain": ["workspace", "main"], "range": ["#945dd6", "#13adc7"]},
             },
         },
-        "layer": [{"mark": "line", "encoding": {"y": {"field": "h", "type": "quantitative"}}}],
     }
-    main = one_revision(spec, "main", "main")
-    assert main["data"]["values"] == [{"h": "2", "e": "9.5", "rev": "main"}]
-    assert main["encoding"]["x"]["scale"] == {"zero": False, "domain": [0, 9.5], "nice": True}  # bars from 0
-    assert main["encoding"]["color"]["scale"] == {"domain": ["main"], "range": ["#13adc7"]}
-    assert main["layer"][0]["encoding"]["y"]["scale"] == {"domain": [0, 2.0], "nice": True}
-    pr = one_revision(spec, "workspace", "PR")
-    assert pr["data"]["values"] == [{"h": "1", "e": "4.0", "rev": "PR"}]
-    assert pr["encoding"]["x"]["scale"]["domain"] == [0, 9.5]
-    assert spec["data"]["values"][0]["rev"] == "workspace"  # the input is left alone
-
-
-def test_plots_table_lines() -> None:
-    images = [("Errors", "img/e-base.png", "img/e-pr.png"), ("New plot", None, "img/n-pr.png")]
-    assert plots_table(images, "main").splitlines() == [
-        "| main | PR |",
-        "| --- | --- |",
-        "| ![Errors: main](img/e-base.png) | ![Errors: PR](img/e-pr.png) |",
-        "| — | ![New plot: PR](img/n-pr.png) |",
-    ]
-    assert plots_table([], "main") == "none"
-
-
-def test_render_plots_draws_the_sides_a_revision_has(tmp_path: Path) -> None:
-    spec = {
-        "data": {"values": [{"x": "1", "y": "2", "rev": "workspace"}]},
-        "title": {"text": "New plot"},
-        "mark": "point",
-        "encoding": {
-            "x": {"field": "x", "type": "quantitative"},
-            "y": {"field": "y", "type": "quantitative"},
-        },
+    plots = {
+        "data": {
+            "reports/errors.csv": [{"type": "vega", "revisions": ["workspace", "main"], "content": spec}],
+            "reports/picture.png": [{"type": "image", "revisions": ["main"], "url": "x.png"}],
+        }
     }
-    plots = {"data": {"reports/new.csv": [{"type": "vega", "revisions": ["workspace"], "content": spec}]}}
     images = tmp_path / "out/images"
-    images.mkdir(parents=True)
-    (images / "reports-new-base.png").write_bytes(b"left from an earlier run")
     drawn = render_plots(plots, "main", images, tmp_path / "out")
-    assert drawn == [("New plot", None, "images/reports-new-pr.png")]
-    assert [path.name for path in images.iterdir()] == ["reports-new-pr.png"]
-    assert (images / "reports-new-pr.png").read_bytes()[:8] == PNG
+    assert drawn == [("Errors", "images/reports-errors.png")]
+    assert [path.name for path in images.iterdir()] == ["reports-errors.png"]
+    assert (images / "reports-errors.png").read_bytes()[:8] == PNG
+    relabelled = bars_from_zero(relabel(spec, {"workspace": "PR"}))
+    assert (images / "reports-errors.png").read_bytes() == vl_convert.vegalite_to_png(relabelled)
 
 
 def test_pipeline_paths_come_from_dvc_yaml_vars(tmp_path: Path) -> None:
