@@ -7,7 +7,8 @@
     assert seen.console_errors == [] and seen.outside_requests == []
     assert seen.charts == 6
 
-`visit(target, name, charts=0, site=None)` opens `target` (a file, or an http://127.0.0.1 URL), waits
+`visit(target, name, charts=0, site=None, then=None)` opens `target` (a file, or an http://127.0.0.1
+URL), waits
 for the load event and for the page's vega charts to draw (at least `charts` of them, and every
 `.vega-embed` on the page), writes a full-page screenshot to `test-output/screenshots/<name>.png`
 at the repository root, and returns a `Visit`:
@@ -16,17 +17,21 @@ at the repository root, and returns a `Visit`:
   `site` (default: the folder of a file target) for file:// URLs, the target's origin for http;
   `data:`, `blob:` and `about:` URLs are the page's own;
 - `charts`: vega charts drawn (a `.vega-embed` holding vega's canvas or svg; empty data draws too);
-- `screenshot`: the PNG written.
+- `screenshot`: the PNG written;
+- `result`: what `then(page)` returned, where given: it runs once the charts drew and before the
+  screenshot (clicks, typing, reading the page), so the screenshot shows what it left.
 One Browser serves any number of visits; each visit gets a fresh context (no shared cache).
 """
 
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-from playwright.sync_api import ConsoleMessage, Request, sync_playwright
+from playwright.sync_api import ConsoleMessage, Page, Request, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,6 +63,7 @@ class Visit:
     charts: int = 0
     console_errors: list[str] = field(default_factory=list)
     outside_requests: list[str] = field(default_factory=list)
+    result: Any = None
 
 
 def is_inside(url: str, site: str) -> bool:
@@ -89,7 +95,14 @@ class Browser:
         self.browser.close()
         self.playwright.stop()
 
-    def visit(self, target: Path | str, name: str, charts: int = 0, site: Path | None = None) -> Visit:
+    def visit(
+        self,
+        target: Path | str,
+        name: str,
+        charts: int = 0,
+        site: Path | None = None,
+        then: Callable[[Page], Any] | None = None,
+    ) -> Visit:
         """Open `target`, wait for it and its charts, screenshot it as `name`; see the module doc."""
         if isinstance(target, Path):
             url, site = target.resolve().as_uri(), (site or target.parent).resolve()
@@ -124,6 +137,8 @@ class Browser:
             with suppress(PlaywrightTimeout):  # the test asserts on the count; the screenshot shows what drew
                 page.wait_for_function(ALL_DRAWN, arg=charts)
             seen.charts = page.evaluate(DRAWN)
+            if then is not None:
+                seen.result = then(page)
             page.screenshot(path=seen.screenshot, full_page=True)
         finally:
             context.close()
