@@ -19,7 +19,6 @@ from bench.course import run_course
 from bench.make_months import SOURCE_MONTHS, build_months, month_path
 from bench.project import make_project as bench_project
 from trip_duration.registry import stage_version
-from trip_duration_ops.cli import COMMANDS
 
 ROWS = 20_000
 BIG, SMALL = "20,000", "76,518"  # rows of a resampled month; of 2021-01, the course's training month
@@ -270,10 +269,16 @@ def test_solvers_compares_the_course_model_with_the_exact_solves(tmp_path: Path)
 SITE_HEADER = "| site | commits | versions | pages | build s | largest page MB | peak MB |"
 
 
-def test_history_has_the_commits_versions_and_stages_asked_for(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def small_history(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """`python -m bench.history OUT --commits 20 --versions 4`: real git commits, GTO's own tags."""
-    out = tmp_path / "history"
+    out = tmp_path_factory.mktemp("bench-site") / "history"
     printed = sh("python", "bench.history", str(out), "--commits", "20", "--versions", "4", cwd=ROOT).stdout
+    return out, printed
+
+
+def test_history_has_the_commits_versions_and_stages_asked_for(small_history: tuple[Path, str]) -> None:
+    out, printed = small_history
     assert printed.startswith(f"history: {out}: 20 commits on main, 4 versions, 2 prod and 1 staging")
     assert sh("git", "rev-list", "--count", "main", cwd=out).stdout.strip() == "20"
     shown = json.loads(sh("gto", "show", "trip-duration", "--json", cwd=out).stdout)
@@ -290,20 +295,8 @@ def test_history_has_the_commits_versions_and_stages_asked_for(tmp_path: Path) -
     assert not sh("git", "status", "--porcelain", cwd=out).stdout  # main checked out
 
 
-@pytest.mark.skipif("site" not in COMMANDS, reason="`trip-duration site` is not in this checkout yet")
-def test_site_benchmark_prints_its_row_and_targets(tmp_path: Path) -> None:
-    done = sh(
-        "python",
-        "bench.site",
-        "--commits",
-        "20",
-        "--versions",
-        "4",
-        "--keep",
-        str(tmp_path),
-        cwd=ROOT,
-        check=False,
-    )
+def test_site_benchmark_prints_its_row_and_targets(small_history: tuple[Path, str]) -> None:
+    done = sh("python", "bench.site", "--history", str(small_history[0]), cwd=ROOT, check=False)
     assert done.returncode in (0, 1), done.stderr  # 1: a target failed, the report still printed
     lines = done.stdout.splitlines()
     assert lines[lines.index(SITE_HEADER) + 1] == "|---|---:|---:|---:|---:|---:|---:|"
