@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 from conftest import ROOT, sh
-from tests.e2e.browser import Browser
 
-from tests.e2e.loop import MONTHS, Story
+from tests.e2e.browser import Browser
+from tests.e2e.loop import MONTHS, Story, World
 from tests.e2e.test_readme import command, inline, run
 
 PAGES = ["index", "registry", "experiments", "compare", "monitoring", "pipeline", "docs/index"]
@@ -25,15 +25,19 @@ PLOTS = 6  # dvc.yaml's plots: the pipeline page and the compare view draw each 
 
 @pytest.fixture(scope="module")
 def history(story: Story) -> Path:
+    return site_history(story.world)
+
+
+def site_history(world: World) -> Path:
     """A runner's clone of the loop's origin after a third version and a pushed experiment."""
-    world = story.world
     dev = world.runner()
     world.bash(
         "dvc pull -q && dvc exp run -q -S model=ridge -S model.alpha=0.5 --name ridge-half"
         " && dvc exp push -q origin ridge-half",
         dev,
     )
-    world.bash("dvc exp run -q -S model=ridge && git add -A && git commit -qm 'model: ridge'", dev)
+    world.bash("dvc exp run -q -S model=ridge && trip-duration params sync", dev)
+    world.bash("git add -A && git commit -qm 'model: ridge'", dev)
     world.bash("git push -q origin main", dev)
     world.main_workflow()  # registers the third version
     clone = world.runner()
