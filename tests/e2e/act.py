@@ -78,13 +78,16 @@ def act(
     variables: dict[str, str] | None = None,
     secrets: dict[str, str] | None = None,
     verbose: bool = False,
+    job: str | None = None,
     **extra: str,
 ) -> subprocess.CompletedProcess:
     """Run one workflow file of `project` for `event` with act; its whole log in stdout. `variables`
     are the repository's `vars`, `secrets` its `secrets` (none by default, as on a fork's pull
-    request), `verbose` adds act's debug lines (a job skipped by its `if:` says so only there),
-    `extra` more environment for the steps."""
+    request), `verbose` adds act's debug lines (a job skipped by its `if:` says so only there), `job`
+    runs that job alone, `extra` more environment for the steps."""
     command = [str(ACT), event, "-W", f".github/workflows/{workflow}", "-e", str(payload)]
+    if job:
+        command += ["-j", job]
     if verbose:
         command.append("--verbose")
     for label in ("ubuntu-24.04", "self-hosted", "serving"):  # every job runs here, on the host
