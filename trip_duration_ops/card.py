@@ -18,6 +18,11 @@ class Decision:
     promoted: bool
 
 
+def version_page(site_url: str, version: str) -> str:
+    """The address of `version`'s page on the project site (`trip-duration site`); empty without one."""
+    return f"{site_url.rstrip('/')}/versions/{version}.html" if site_url else ""
+
+
 def model_card(
     artifact: str,
     version: str,
@@ -28,8 +33,9 @@ def model_card(
     params: dict[str, Any],
     months: list[str],
     decision: Decision,
+    site_url: str = "",
 ) -> str:
-    """The release notes of one version, in markdown."""
+    """The release notes of one version, in markdown; with `site_url`, a link to its page there."""
     stage, champion = decision.stage, decision.champion
     if champion == version:
         verdict = f"already in `{stage}`"
@@ -44,11 +50,13 @@ def model_card(
     train, val = (", ".join(map(str, data.get(key, []))) or "?" for key in ("train_months", "val_months"))
     chosen = yaml.safe_dump({key: params[key] for key in ("data", "features", "model") if key in params})
     table = "\n".join(f"| {key} | {value} |" for key, value in metrics.items())
+    page = version_page(site_url, version)
+    page_line = f"\n- page: {page}" if page else ""
     return f"""# {artifact} {version}
 
 - tag: `{artifact}@{version}` ({how})
 - commit: `{commit}`
-- stage: {verdict}
+- stage: {verdict}{page_line}
 
 ## Champion and challenger (validation RMSE, minutes; tolerance {decision.tolerance:g})
 

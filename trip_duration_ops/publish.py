@@ -1,6 +1,6 @@
 """Publish the model after a merge to main: register its next version, push it, promote it if no worse.
 
-    trip-duration publish [--push] [--tolerance 0.0] [--card reports/model-card.md]
+    trip-duration publish [--push] [--tolerance 0.0] [--card reports/model-card.md] [--site-url URL]
 
 Run from the repository root, in a clone with full history and tags, on a committed and reproduced
 pipeline (`dvc status` clean). Paths come from dvc.yaml (`artifacts` and `vars`). Steps:
@@ -8,7 +8,8 @@ pipeline (`dvc status` clean). Paths come from dvc.yaml (`artifacts` and `vars`)
 2. register HEAD with GTO (`trip-duration@vX.Y.Z`, GTO's own bump), unless a version is at HEAD;
 3. champion/challenger: score the version GTO shows in `prod` and HEAD's model on HEAD's validation
    trips; assign `prod` when challenger RMSE <= champion RMSE + tolerance (no prod: promote);
-4. write the model card; with --push, fetch tags from origin first and push the artifact's tags last.
+4. write the model card (linking the version's page on the project site when its address is known:
+   --site-url, else $SITE_URL); with --push, fetch tags from origin first and push the artifact's tags last.
 A second run on the same commit registers and assigns nothing: it finds the version at HEAD.
 
 Version rule, from what each stage ran with in dvc.lock (command, md5 of every dependency, params)
@@ -30,6 +31,7 @@ Expected output (a better model, then a worse one):
 
 import argparse
 import json
+import os
 import subprocess
 import tempfile
 from collections.abc import Iterable
@@ -193,6 +195,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--push", action="store_true", help="fetch tags from origin first, push them last")
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--data-dvc", default="data.dvc")
+    parser.add_argument(
+        "--site-url", default=os.environ.get("SITE_URL", ""), help="the project site: the card links to it"
+    )
     args = parser.parse_args(argv)
     artifact, stage = args.artifact, args.stage
 
@@ -245,6 +250,7 @@ def main(argv: list[str] | None = None) -> None:
         read_yaml(args.params),
         months,
         decision,
+        args.site_url,
     )
     write_text(args.card, card)
     if args.push:  # every tag of the artifact: also those an earlier, failed run left unpushed

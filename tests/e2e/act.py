@@ -26,11 +26,16 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 
 ACTIONS = ROOT / "tests" / "actions"
-STAND_INS = {  # the pinned action as the workflows name it -> its stand-in's folder
-    "actions/checkout@8e8c483db84b4bee98b60c0593521ed34d9990e8": ACTIONS / "checkout",
-    "actions/setup-python@a309ff8b426b58ec0e2a45f0f869d46889d02405": ACTIONS / "setup-python",
-    "actions/upload-artifact@b7c566a772e6b6bfb58ed0dc250532a479d7789f": ACTIONS / "upload-artifact",
-    "actions/download-artifact@37930b1c2abaa49bbe596cd826c3c89aef350131": ACTIONS / "download-artifact",
+STAND_INS = {  # the pinned action as the workflows name it -> its stand-in's folder, named as it
+    pinned: ACTIONS / pinned.split("/", 1)[1].split("@")[0]
+    for pinned in (
+        "actions/checkout@8e8c483db84b4bee98b60c0593521ed34d9990e8",
+        "actions/setup-python@a309ff8b426b58ec0e2a45f0f869d46889d02405",
+        "actions/upload-artifact@b7c566a772e6b6bfb58ed0dc250532a479d7789f",
+        "actions/download-artifact@37930b1c2abaa49bbe596cd826c3c89aef350131",
+        "actions/upload-pages-artifact@fc324d3547104276b827a68afc52ff2a11cc49c9",
+        "actions/deploy-pages@cd2ce8fcbc39b97be8ca5fce6e763baed58fa128",
+    )
 }
 ACT = Path(sys.executable).parent / "act"
 GITHUB = ROOT / "tests" / "github"  # recording stand-ins for `gh` and CML's `npx`: GitHub's API
@@ -73,13 +78,16 @@ def act(
     variables: dict[str, str] | None = None,
     secrets: dict[str, str] | None = None,
     verbose: bool = False,
+    job: str | None = None,
     **extra: str,
 ) -> subprocess.CompletedProcess:
     """Run one workflow file of `project` for `event` with act; its whole log in stdout. `variables`
     are the repository's `vars`, `secrets` its `secrets` (none by default, as on a fork's pull
-    request), `verbose` adds act's debug lines (a job skipped by its `if:` says so only there),
-    `extra` more environment for the steps."""
+    request), `verbose` adds act's debug lines (a job skipped by its `if:` says so only there), `job`
+    runs that job alone, `extra` more environment for the steps."""
     command = [str(ACT), event, "-W", f".github/workflows/{workflow}", "-e", str(payload)]
+    if job:
+        command += ["-j", job]
     if verbose:
         command.append("--verbose")
     for label in ("ubuntu-24.04", "self-hosted", "serving"):  # every job runs here, on the host

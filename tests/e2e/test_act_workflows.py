@@ -6,13 +6,15 @@ that changes only how many points the plots sample (RMSE unchanged: the gate pas
 swaps in ridge with alpha 2.0 (RMSE +1.41%: the gate fails) and whose own code writes down every
 environment it runs in, given the write keys and the read-only ones, and one from a fork (no secrets,
 no DVC remote); pr-comment.yml on the first's workflow_run; main.yml on a push of main (publish,
-release), then deploy.yml on that run's workflow_run (and skipping a failed run or another branch's),
-and after a prod tag was put on a commit that never reached main (the tag itself starts nothing);
-retrain.yml on its schedule (three new months, the last alerting).
+release, then the Pages site), then deploy.yml on that run's workflow_run (and skipping a failed run
+or another branch's), and after a prod tag was put on a commit that never reached main (the tag
+itself starts nothing); retrain.yml on its schedule (three new months, the last alerting; then the
+Pages site, from main as the loop left it). The Pages jobs run `trip-duration site`.
 """
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -260,21 +262,51 @@ def deploy_run(project: Path, state: Path, served: Path, **run: str) -> subproce
 
 
 SKIPPED = "Skipping job 'deploy' due to"  # act's line for a job whose `if:` is false
+SITE_URL = "https://standin.github.io/nyc-taxi-duration"  # the repository variable: the Pages address
 
 
-def test_main_publishes_and_releases_once_and_deploy_serves_the_prod_model(main: Path) -> None:
+def job_line(done: subprocess.CompletedProcess, workflow: str, job: str, text: str) -> int:
+    """Where act's run of `workflow` (its `name:`) first logs `text` for its job `job`; -1: nowhere.
+    act pads the job's name to the longest of the workflow's."""
+    found = re.search(rf"\[{re.escape(workflow)}/{re.escape(job)} *\] {re.escape(text)}", done.stdout)
+    return found.start() if found else -1
+
+
+def succeeded(done: subprocess.CompletedProcess, workflow: str, job: str) -> bool:
+    return job_line(done, workflow, job, "🏁  Job succeeded") >= 0
+
+
+def site_files(artifacts: Path) -> list[str]:
+    """The files of the site the Pages job uploaded (upload-pages-artifact's stand-in's archive)."""
+    members = sh("tar", "-tf", str(artifacts / "github-pages" / "artifact.tar"), cwd=artifacts).stdout.split()
+    return sorted(name.removeprefix("./") for name in members if not name.endswith("/"))
+
+
+@pytest.fixture(scope="module")
+def published(main: Path) -> tuple[Path, list[subprocess.CompletedProcess]]:
+    """main.yml run twice on a push of main, with the site's address: (GitHub's state, the runs)."""
     state = main.parent / "main-github.json"
+    # a second run on the same commit registers, assigns and releases nothing
+    runs = [push_run(main, "refs/heads/main", "main.yml", state, SITE_URL=SITE_URL) for _ in range(2)]
+    return state, runs
+
+
+def test_main_publishes_and_releases_once_and_deploy_serves_the_prod_model(
+    main: Path, published: tuple
+) -> None:
+    state, runs = published
+    for done in runs:
+        assert succeeded(done, "main", "publish"), done.stdout[-3000:]
     origin = main.parent / "origin.git"
-    for _ in range(2):  # a second run on the same commit registers, assigns and releases nothing
-        done = push_run(main, "refs/heads/main", "main.yml", state)
-        assert done.returncode == 0, done.stdout[-3000:]
     tags = sh("git", "ls-remote", "--tags", "--refs", str(origin), cwd=main).stdout.split()[1::2]
     assert sorted(tags) == ["refs/tags/trip-duration#prod#1", "refs/tags/trip-duration@v0.1.0"]
     [release] = json.loads(state.read_text())["releases"]
     assert release["tag"] == "trip-duration@v0.1.0"
     card = "# trip-duration v0.1.0\n\n- tag: `trip-duration@v0.1.0` (first version)"
     assert release["notes"].startswith(card)
-    assert "release: trip-duration@v0.1.0 exists already" in done.stdout
+    # the workflow's SITE_URL reached publish: the card, so the release, links the version's page
+    assert f"\n- page: {SITE_URL}/versions/v0.1.0.html\n" in release["notes"]
+    assert "release: trip-duration@v0.1.0 exists already" in runs[1].stdout
     # deploy.yml on the workflow_run of that main.yml run, from a clone of main that has the tags
     clone = main.parent / "deploy-clone"
     sh("git", "clone", "-q", str(origin), str(clone), cwd=main.parent)
@@ -297,6 +329,25 @@ def test_main_publishes_and_releases_once_and_deploy_serves_the_prod_model(main:
         assert skipped.returncode == 0 and SKIPPED in skipped.stdout, (run, skipped.stdout[-3000:])
         assert "Run Main Deploy the model" not in skipped.stdout
         assert folder_state(served) == before
+
+
+def test_main_deploys_the_site_with_the_published_versions_page_after_publishing(
+    main: Path, published: tuple
+) -> None:
+    """The pages job, after publish: `trip-duration site` on main with the tags publish pushed; its
+    folder archived as upload-pages-artifact does, then deployed (deploy-pages' stand-in)."""
+    _, runs = published
+    for done in runs:
+        assert done.returncode == 0, done.stdout[-3000:]
+        assert succeeded(done, "main", "pages")
+        assert (
+            0 <= job_line(done, "main", "publish", "🏁  Job succeeded") < job_line(done, "main", "pages", "")
+        )
+    artifacts = main.parent / "main.yml-artifacts"  # push_run's
+    files = site_files(artifacts)
+    assert {"index.html", "versions/v0.1.0.html"} <= set(files), files
+    deployed = (artifacts / "pages-deployments").read_text().splitlines()
+    assert [line.split()[0] for line in deployed] == ["https://standin.github.io/nyc-taxi-duration/"] * 2
 
 
 def folder_state(folder: Path) -> dict[str, tuple[bytes, int]]:
@@ -360,13 +411,11 @@ def test_a_prod_tag_on_a_commit_not_on_main_deploys_nothing(main: Path) -> None:
     assert marker.read_text() == "library\n"
 
 
-def test_the_monthly_loop_records_the_months_and_proposes_the_retrain_of_the_one_that_alerts(
-    main: Path,
-) -> None:
-    """retrain.yml on its schedule, after main.yml put v0.1.0 in prod (the test above): TLC has three
-    months after 2021-02, and 2021-05 arrives with its durations halved (a meter fault). Each month is
-    recorded on main; 2021-05 alerts, so the workflow itself proposes its retrain pull request, set to
-    merge itself once its checks pass (here they would not: the challenger loses the gate)."""
+@pytest.fixture(scope="module")
+def loop(main: Path, published: tuple) -> tuple[Path, Path, subprocess.CompletedProcess]:
+    """retrain.yml on its schedule, after main.yml put v0.1.0 in prod: TLC has three months after
+    2021-02, and 2021-05 arrives with its durations halved (a meter fault). (GitHub's state, the
+    uploaded artifacts, act's run)."""
     origin = main.parent / "origin.git"
     assert "trip-duration#prod#1" in sh("git", "ls-remote", "--tags", str(origin), cwd=main).stdout
     tlc = main.parent / "tlc"
@@ -383,7 +432,17 @@ def test_the_monthly_loop_records_the_months_and_proposes_the_retrain_of_the_one
     done = act(
         runner, "schedule", "retrain.yml", payload, artifacts, GH_STANDIN=str(state), TLC_MIRROR=str(tlc)
     )
-    assert done.returncode == 0, done.stdout[-3000:]
+    return state, artifacts, done
+
+
+def test_the_monthly_loop_records_the_months_and_proposes_the_retrain_of_the_one_that_alerts(
+    main: Path, loop: tuple
+) -> None:
+    """Each month is recorded on main; 2021-05 alerts, so the workflow itself proposes its retrain pull
+    request, set to merge itself once its checks pass (here they would not: the challenger loses the gate)."""
+    origin = main.parent / "origin.git"
+    state, artifacts, done = loop
+    assert succeeded(done, "retrain", "retrain"), done.stdout[-3000:]
     assert "retrain: 2021-04 monitored on prod v0.1.0: ok: no retrain: no alert" in done.stdout
     subject = sh("git", "log", "--format=%s", "-1", "main", cwd=origin).stdout.strip()
     assert subject == (
@@ -413,6 +472,22 @@ def test_the_monthly_loop_records_the_months_and_proposes_the_retrain_of_the_one
     assert f"{proposed}: PR #1 created" in done.stdout
     reports = sorted(path.name for path in (artifacts / "monitoring-reports").rglob("*.html"))
     assert reports == ["2021-03.html", "2021-04.html", "2021-05.html"]
+
+
+def test_the_loop_deploys_the_site_from_main_with_its_new_records(main: Path, loop: tuple) -> None:
+    _, artifacts, done = loop
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert succeeded(done, "retrain", "pages")
+    assert (
+        0
+        <= job_line(done, "retrain", "retrain", "🏁  Job succeeded")
+        < job_line(done, "retrain", "pages", "")
+    )
+    # built from main as the loop pushed it, not from the commit the schedule started on
+    main_head = sh("git", "rev-parse", "main", cwd=main.parent / "origin.git").stdout.strip()
+    assert (artifacts / "github-pages" / "commit").read_text().strip() == main_head
+    assert {"index.html", "versions/v0.1.0.html"} <= set(site_files(artifacts))
+    assert len((artifacts / "pages-deployments").read_text().splitlines()) == 1
 
 
 def test_a_fork_without_secrets_or_the_dvc_remote_still_gets_its_report(main: Path) -> None:

@@ -67,4 +67,6 @@ def test_the_loop_page_prints_the_loops_commands_as_the_workflow_runs_them() -> 
     page = (ROOT / "docs" / "loop.md").read_text()
     block = page.split("```bash\n")[1].split("```")[0]
     printed = [line.split("  #")[0].strip() for line in block.splitlines() if line.strip()]
-    assert printed == [script for script in run_steps("retrain.yml") if script.startswith("trip-duration")]
+    assert printed == [
+        script for script in run_steps("retrain.yml", "retrain") if script.startswith("trip-duration")
+    ]

@@ -215,23 +215,31 @@ def test_every_job_has_permissions_and_a_timeout(path: Path) -> None:
         assert "timeout-minutes" in job, f"{name}: no timeout-minutes"
 
 
-@pytest.mark.parametrize(
-    ("name", "permissions"),
-    [
-        ("tests.yml", {"contents": "read"}),
-        ("pull-request.yml", {"contents": "read"}),
-        ("pr-comment.yml", {"actions": "read", "contents": "read", "pull-requests": "write"}),
-        ("main.yml", {"contents": "write"}),
-        ("retrain.yml", {"contents": "write", "pull-requests": "write"}),
-        ("deploy.yml", {"contents": "read"}),
-    ],
-)
-def test_least_privilege(name: str, permissions: dict[str, str]) -> None:
+# Pages' own: deploy-pages asks GitHub for an OIDC token that proves this run built the artifact.
+PAGES_PERMISSIONS = {"contents": "read", "pages": "write", "id-token": "write"}
+LEAST_PRIVILEGE = [  # (workflow, job, its permissions): every job of every workflow
+    ("tests.yml", "tests", {"contents": "read"}),
+    ("pull-request.yml", "report", {"contents": "read"}),
+    ("pr-comment.yml", "comment", {"actions": "read", "contents": "read", "pull-requests": "write"}),
+    ("main.yml", "publish", {"contents": "write"}),
+    ("main.yml", "pages", PAGES_PERMISSIONS),
+    ("retrain.yml", "retrain", {"contents": "write", "pull-requests": "write"}),
+    ("retrain.yml", "pages", PAGES_PERMISSIONS),
+    ("deploy.yml", "deploy", {"contents": "read"}),
+]
+
+
+@pytest.mark.parametrize(("name", "job", "permissions"), LEAST_PRIVILEGE)
+def test_least_privilege(name: str, job: str, permissions: dict[str, str]) -> None:
     workflow = load(WORKFLOWS / name)
-    [job] = workflow["jobs"].values()
-    assert job.get("permissions", workflow["permissions"]) == permissions
+    assert workflow["jobs"][job].get("permissions", workflow["permissions"]) == permissions
     # What writes is granted to the job that needs it, never to the whole workflow (zizmor's auditor).
     assert "write" not in workflow["permissions"].values()
+
+
+def test_least_privilege_covers_every_job() -> None:
+    listed = {(name, job) for name, job, _ in LEAST_PRIVILEGE}
+    assert listed == {(path.name, job) for path in FILES for job in load(path)["jobs"]}
 
 
 def test_pull_request_checkout_has_full_history() -> None:
@@ -280,7 +288,7 @@ def test_the_loop_runs_monthly_and_on_demand_and_never_beside_a_publish() -> Non
 
 
 def test_the_loop_calls_its_commands_in_order_and_decides_nothing_itself() -> None:
-    workflow_steps = steps(load(WORKFLOWS / "retrain.yml"))
+    workflow_steps = load(WORKFLOWS / "retrain.yml")["jobs"]["retrain"]["steps"]
     commands = [step["run"] for step in workflow_steps if "trip-duration" in step.get("run", "")]
     assert commands == [
         "trip-duration fetch --new",
@@ -296,6 +304,49 @@ def test_the_loop_calls_its_commands_in_order_and_decides_nothing_itself() -> No
         "trip-duration retrain check": {"GIT_TOKEN"},
         "trip-duration retrain propose": {"GIT_TOKEN", "GH_TOKEN"},
     }
+
+
+PAGES_ACTIONS = [
+    "actions/upload-pages-artifact@fc324d3547104276b827a68afc52ff2a11cc49c9",  # v5.0.0
+    "actions/deploy-pages@cd2ce8fcbc39b97be8ca5fce6e763baed58fa128",  # v5.0.0
+]
+
+
+@pytest.mark.parametrize(("name", "after"), [("main.yml", "publish"), ("retrain.yml", "retrain")])
+def test_the_site_is_deployed_to_pages_by_its_own_job_after_main_is_written(name: str, after: str) -> None:
+    workflow = load(WORKFLOWS / name)
+    assert list(workflow["jobs"]) == [after, "pages"]
+    job = workflow["jobs"]["pages"]
+    assert job["needs"] == after  # main as that job left it: its tags, its commits
+    assert job["environment"] == {"name": "github-pages", "url": "${{ steps.deployment.outputs.page_url }}"}
+    assert job["concurrency"] == {"group": "pages", "cancel-in-progress": False}
+    checkout, setup, build, upload, deploy = job["steps"]
+    assert uses(checkout, "actions/checkout")
+    assert checkout["with"] == {"ref": "main", "fetch-depth": 0, "persist-credentials": False}
+    assert setup["uses"] == "./.github/actions/setup" and setup["with"] == {"extras": ""}
+    assert build["run"] == "trip-duration site --out site"
+    assert [upload["uses"], deploy["uses"]] == PAGES_ACTIONS
+    assert upload["with"] == {"path": "site"} and deploy["id"] == "deployment"
+    assert not secrets_of(job) and "github.token" not in json.dumps(job)
+
+
+def test_the_card_and_the_release_get_the_sites_address_from_the_workflow() -> None:
+    workflow = load(WORKFLOWS / "main.yml")
+    site_url = " ".join(workflow["env"]["SITE_URL"].split())
+    assert site_url == (
+        "${{ vars.SITE_URL || format('https://{0}.github.io/{1}',"
+        " github.repository_owner, github.event.repository.name) }}"
+    )
+    runs = "\n".join(run_scripts(WORKFLOWS / "main.yml"))
+    assert "trip-duration publish --push" in runs and "trip-duration release" in runs
+    assert "${{" not in runs  # values reach the scripts through env only
+
+
+def test_the_tests_keep_their_output_even_when_they_fail() -> None:
+    *_, tests, upload = load(WORKFLOWS / "tests.yml")["jobs"]["tests"]["steps"]
+    assert tests["run"] == "pytest"
+    assert uses(upload, "actions/upload-artifact") and upload["if"] == "always()"
+    assert upload["with"]["path"] == "test-output/"
 
 
 def test_deploy_runs_the_default_branchs_code_after_main_publishes_on_the_serving_host() -> None:
@@ -409,11 +460,12 @@ def test_workflows_call_project_commands_only(path: Path) -> None:
 
 @pytest.mark.parametrize("path", FILES, ids=lambda path: path.name)
 def test_workflows_set_up_python_through_the_shared_action(path: Path) -> None:
-    workflow_steps = steps(load(path))
-    assert not [step for step in workflow_steps if uses(step, "actions/setup-python")]
-    assert not [step for step in workflow_steps if "pip install -e" in step.get("run", "")]
-    setups = [step for step in workflow_steps if str(step.get("uses", "")).endswith(".github/actions/setup")]
-    assert len(setups) == 1
+    for job in load(path)["jobs"].values():
+        job_steps = job["steps"]
+        assert not [step for step in job_steps if uses(step, "actions/setup-python")]
+        assert not [step for step in job_steps if "pip install -e" in step.get("run", "")]
+        setups = [step for step in job_steps if str(step.get("uses", "")).endswith(".github/actions/setup")]
+        assert len(setups) == 1
 
 
 def test_the_setup_action_installs_the_project() -> None:

@@ -1,11 +1,13 @@
 """Publishing rules: the model's lineage, the version bump, promotion and the model card."""
 
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
 from trip_duration.catalog import data_months
+from trip_duration_ops import release
 from trip_duration_ops.card import Decision, model_card
 from trip_duration_ops.publish import bump_kind, changed_stages, model_lineage, should_promote
 
@@ -172,3 +174,48 @@ def test_model_card_of_a_version_already_in_the_stage() -> None:
     card = model_card(ARTIFACT, "v0.1.1", "def", ".", "registered earlier", {}, PARAMS, [], already)
     assert "- stage: already in `prod`" in card.splitlines()
     assert "champion (" not in card
+
+
+SITE = "https://someone.github.io/nyc-taxi-duration"
+PAGE = f"{SITE}/versions/v0.1.0.html"
+
+
+@pytest.mark.parametrize("site_url", [SITE, SITE + "/"])
+def test_the_card_links_the_versions_page_on_the_site_when_its_address_is_known(site_url: str) -> None:
+    first = Decision("prod", 7.7587, None, None, 0.0, promoted=True)
+    card = model_card(ARTIFACT, "v0.1.0", "abc", ".", "first version", {}, {}, [], first, site_url)
+    lines = card.splitlines()
+    assert lines[2:6] == [
+        "- tag: `trip-duration@v0.1.0` (first version)",
+        "- commit: `abc`",
+        "- stage: promoted to `prod` (first in it)",
+        f"- page: {PAGE}",
+    ]
+    without = model_card(ARTIFACT, "v0.1.0", "abc", ".", "first version", {}, {}, [], first)
+    assert "page" not in without and "https://" not in without
+    assert [line for line in lines if "page" not in line] == without.splitlines()
+
+
+def test_the_release_notes_link_the_versions_page_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    card = tmp_path / "model-card.md"
+    card.write_text("# trip-duration v0.1.0\n\n- tag: `trip-duration@v0.1.0` (first version)\n")
+    notes: list[str] = []
+
+    def gh(*args: str) -> subprocess.CompletedProcess:
+        if args[1] == "create":
+            notes.append(Path(args[args.index("--notes-file") + 1]).read_text())
+        return subprocess.CompletedProcess(args, 1 if args[1] == "view" else 0)
+
+    monkeypatch.setattr(release, "tags_at_head", lambda artifact: [f"{artifact}@v0.1.0"])
+    monkeypatch.setattr(release, "gh", gh)
+    monkeypatch.delenv("SITE_URL", raising=False)
+    release.main(["--card", str(card)])  # no site: the card as it is
+    monkeypatch.setenv("SITE_URL", SITE)
+    release.main(["--card", str(card)])  # a card written without the address: the link added
+    card.write_text(card.read_text() + f"- page: {PAGE}\n")
+    release.main(["--card", str(card), "--site-url", SITE + "/"])  # the card links it already
+    first = "# trip-duration v0.1.0\n\n- tag: `trip-duration@v0.1.0` (first version)\n"
+    assert notes == [first, f"{first}\nPage on the project site: {PAGE}\n", f"{first}- page: {PAGE}\n"]
+    assert capsys.readouterr().out == "release: trip-duration@v0.1.0 created\n" * 3
