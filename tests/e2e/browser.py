@@ -23,6 +23,7 @@ at the repository root, and returns a `Visit`:
 One Browser serves any number of visits; each visit gets a fresh context (no shared cache).
 """
 
+import os
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -36,7 +37,9 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"  # Debian's package: Playwright's own browser download does not work here
+# Debian's package (Playwright's own browser download does not work offline); $CHROMIUM names
+# another build, as on GitHub's Ubuntu runners, whose Chrome is /usr/bin/google-chrome.
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # Nothing in the background (updates, sync, component downloads) reaches for the network.
 ARGS = [
     "--no-sandbox",

@@ -320,14 +320,18 @@ def test_the_site_is_deployed_to_pages_by_its_own_job_after_main_is_written(name
     assert job["needs"] == after  # main as that job left it: its tags, its commits
     assert job["environment"] == {"name": "github-pages", "url": "${{ steps.deployment.outputs.page_url }}"}
     assert job["concurrency"] == {"group": "pages", "cancel-in-progress": False}
-    checkout, setup, build, upload, deploy = job["steps"]
+    checkout, setup, experiments, build, upload, deploy = job["steps"]
     assert uses(checkout, "actions/checkout")
     assert checkout["with"] == {"ref": "main", "fetch-depth": 0, "persist-credentials": False}
     assert setup["uses"] == "./.github/actions/setup" and setup["with"] == {"extras": ""}
+    # the pushed experiments, with this job's read token only, through the job's credential helper
+    assert experiments["run"] == "git fetch --quiet origin 'refs/exps/*:refs/exps/*'"
+    assert experiments["env"] == {"GIT_TOKEN": "${{ github.token }}"}
     assert build["run"] == "trip-duration site --out site"
     assert [upload["uses"], deploy["uses"]] == PAGES_ACTIONS
     assert upload["with"] == {"path": "site"} and deploy["id"] == "deployment"
-    assert not secrets_of(job) and "github.token" not in json.dumps(job)
+    assert not secrets_of(job)
+    assert [step for step in job["steps"] if "github.token" in json.dumps(step)] == [experiments]
 
 
 def test_the_card_and_the_release_get_the_sites_address_from_the_workflow() -> None:
