@@ -58,7 +58,13 @@ def stage_timeline(spans: list[dict[str, str]]) -> dict[str, Any]:
         spans,
         mark={"type": "bar", "height": 18},
         encoding={
-            "x": {"field": "start", "type": "temporal", "title": "time"},
+            "x": {
+                "field": "start",
+                "type": "temporal",
+                "title": "time (UTC)",
+                "scale": {"type": "utc"},
+                "axis": {"format": "%Y-%m-%d %H:%M", "formatType": "utc", "labelAngle": -30},
+            },
             "x2": {"field": "end"},
             "y": {"field": "stage", "type": "nominal"},
             "color": {"field": "version", "type": "nominal"},
