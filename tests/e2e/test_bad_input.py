@@ -90,6 +90,19 @@ ROWS = [
         "monitor --repo {bad}/no-repo --stage prod --months 2021-02" + ELSEWHERE,
         ("{bad}/no-repo: no such repository",),
     ),
+    Row(
+        "--repo not a git repository",
+        "site --repo {bad}/not-a-repo --out {out}/site",
+        ("{bad}/not-a-repo: not a git repository",),
+    ),
+    Row(
+        "unknown branch", "site --branch no-such-branch --out {out}/site", ("has no branch 'no-such-branch'",)
+    ),
+    Row(
+        "output folder is a file",
+        "site --out {bad}/not-a-model.joblib",
+        ("{bad}/not-a-model.joblib: is a file, not a folder",),
+    ),
     Row("unknown version", "get --version v9.9.9 -o {out}/model.joblib", ("no registered version v9.9.9",)),
     Row(
         "unknown stage",

@@ -11,13 +11,14 @@ the folder.
 import argparse
 import json
 import shutil
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from trip_duration.errors import InputError
 from trip_duration.files import atomic_folder
-from trip_duration.registry import ARTIFACT
+from trip_duration.registry import ARTIFACT, check_repo
 from trip_duration_ops.site import charts, docs, pipeline_view
 from trip_duration_ops.site.gitdata import Blobs, commits, git
 from trip_duration_ops.site.monitoring_view import records, retrain_outcome
@@ -59,8 +60,15 @@ def build(
     repo: Path, out: Path, branch: str, artifact: str = ARTIFACT, origin: str | None = None
 ) -> list[str]:
     """Write the site for `repo`'s `branch` into `out` (replaced whole); the pages written."""
+    check_repo(repo)
     repo = repo.resolve()
-    git(repo, "rev-parse", "--verify", "--quiet", f"{branch}^{{commit}}")
+    found = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", f"{branch}^{{commit}}"], cwd=repo, capture_output=True
+    )
+    if found.returncode != 0:
+        raise InputError(repo, f"has no branch {branch!r} (--branch names the one whose history is shown)")
+    if out.exists() and not out.is_dir():
+        raise InputError(out, "is a file, not a folder: the site is written as a folder")
     now = datetime.now(UTC).isoformat(timespec="seconds")
     head = commits(repo, branch, limit=1)[0]
     if origin is None:
