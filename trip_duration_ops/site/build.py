@@ -103,7 +103,7 @@ def build(
             write_run(tmp, run, blobs, files)
 
         monitored = records(blobs, head.sha)
-        models = {run.model_md5: (run.commit.sha, run.version) for run in reversed(mains) if run.model_md5}
+        models = {run.model_md5: run for run in reversed(mains) if run.model_md5}  # the first to have it
         for record in monitored:
             record["retrain_outcome"] = retrain_outcome(repo, blobs, record, branch, models)
         prod = next((v for v in reversed(found) if "prod" in v.stages), None)

@@ -23,12 +23,13 @@ def records(blobs: Blobs, rev: str, folder: str = "monitoring") -> list[dict[str
 
 
 def retrain_outcome(
-    repo: Path, blobs: Blobs, record: dict[str, Any], branch: str, models: dict[str, tuple[str, str | None]]
+    repo: Path, blobs: Blobs, record: dict[str, Any], branch: str, models: dict[str, Any]
 ) -> dict[str, str] | None:
     """The retrain a record decided, by its branch `retrain/<month>`: open, or in `branch` (its model
     is the model of a commit there, as after a squash merge, with the version registered there).
 
-    `models`: model md5 -> (commit, version) for the commits of `branch` that changed the model."""
+    `models`: model md5 -> the run of the first commit of `branch` with that model. Its subject names
+    the pull request where GitHub merged one (`... (#12)`)."""
     decision = record.get("decision") or {}
     if not decision.get("retrain"):
         return None
@@ -41,9 +42,10 @@ def retrain_outcome(
         parse(blobs.read(tip, "dvc.lock"), load_yaml), declared(blobs, tip)["paths"].get("model", "")
     )
     if model in models:
-        commit, version = models[model]
-        registered = f", registered as {version}" if version else ""
-        return {"branch": name, "state": f"merged into {branch} at {commit[:8]}{registered}"}
+        run = models[model]
+        registered = f", registered as {run.version}" if run.version else ""
+        where = f"{run.commit.sha[:8]} ({run.commit.subject})"
+        return {"branch": name, "state": f"merged into {branch} at {where}{registered}"}
     if merged(repo, tip, branch):
         return {"branch": name, "state": f"merged into {branch}"}
     return {"branch": name, "state": "open: not merged (its gate failed, or it awaits review)"}
