@@ -50,7 +50,7 @@ SPEED_UP, BATCH_MS = 2.0, 50.0  # the targets
 def default_params() -> dict[str, Any]:
     """conf/ composed without overrides: the project's default configuration, whatever params.yaml holds."""
     from trip_duration.files import read_yaml
-    from trip_duration_ops.params import compose
+    from trip_duration_ops.conf_diff import compose
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "params.yaml"

@@ -25,7 +25,7 @@ from trip_duration.errors import run
 # command -> (module, one line of help); modules are imported only when their command runs.
 COMMANDS = {
     "fetch": ("trip_duration_ops.fetch", "fetch TLC months into data/, checked by md5 against data.dvc"),
-    "params": ("trip_duration_ops.params", "check, sync or compose params.yaml against conf/"),
+    "params": ("trip_duration_ops.params_cli", "check, sync or compose params.yaml against conf/"),
     "report": ("trip_duration_ops.report", "the pull-request report against a base branch, and its gate"),
     "publish": ("trip_duration_ops.publish", "register, push and promote the model after a merge"),
     "get": ("trip_duration_ops.get", "download a registered model by stage or version"),

@@ -11,7 +11,7 @@ from typing import Any
 
 from trip_duration.errors import InputError
 from trip_duration.files import write_atomic
-from trip_duration_ops.params import ABSENT, Difference, Source, show, survey
+from trip_duration_ops.conf_diff import ABSENT, Difference, Source, show, survey
 
 
 @dataclass(frozen=True)

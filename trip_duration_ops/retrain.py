@@ -198,8 +198,8 @@ def newest_record(out: Path) -> dict[str, Any] | None:
 
 def write_window(params: Path, conf: Path, decision: dict[str, Any]) -> None:
     """The new window into params.yaml, then into the conf/ file that sets it, then composed back."""
+    from trip_duration_ops.conf_diff import compose
     from trip_duration_ops.conf_sync import sync
-    from trip_duration_ops.params import compose
 
     tree = yaml.safe_load(params.read_text(encoding="utf-8"))
     tree["data"] = {

@@ -10,8 +10,9 @@ import yaml
 from conftest import call_main
 from dvc.utils.hydra import compose_and_dump
 
+from trip_duration_ops.conf_diff import ABSENT, Source, composed, flatten, home, same, sources, survey
 from trip_duration_ops.conf_sync import Edit, plan, rewrite, switch
-from trip_duration_ops.params import ABSENT, Source, composed, flatten, home, main, same, sources, survey
+from trip_duration_ops.params_cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "conf"

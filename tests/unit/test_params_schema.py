@@ -11,7 +11,7 @@ from trip_duration import registry
 from trip_duration.errors import InputError
 from trip_duration.model import build_model
 from trip_duration.params import SCHEMAS, params_at, parse_params, read_params, read_section
-from trip_duration_ops.params import compose
+from trip_duration_ops.conf_diff import compose
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
