@@ -41,12 +41,17 @@ OK, ALERT, BAD_INPUT = 0, 1, 2
 HISTORY = "history.csv"  # beside the records: what dvc.yaml's monitoring plot draws
 
 
-def watch_of(args: argparse.Namespace) -> monitoring.Watch:
-    """The model, its name and version, the params it was trained and validated with, the thresholds."""
-    thresholds = read_section(args.params, "monitor").model_dump()
-    model, name, version, rev = registry.load_model_from(args.repo, args.version, args.stage, args.model)
+def watch_of(
+    params_path: str | Path, repo: str | Path, version: str | None, stage: str | None, model_path: Path | None
+) -> monitoring.Watch:
+    """The model, its name and version, the params it was trained and validated with, the thresholds.
+
+    The model is a registered `version`, the one in `stage`, or the file `model_path` (one of the three).
+    """
+    thresholds = read_section(params_path, "monitor").model_dump()
+    model, name, version, rev = registry.load_model_from(repo, version, stage, model_path)
     # A registered model is judged by the params it was trained with: params.yaml at its commit.
-    params = read_params(args.params) if rev is None else params_at(args.repo, rev)
+    params = read_params(params_path) if rev is None else params_at(repo, rev)
     data, features = (params.section(section).model_dump() for section in ("data", "features"))
     name = {"name": name, "version": version}
     return monitoring.Watch(model, name, data, features, thresholds)
@@ -104,14 +109,13 @@ def record_month(
     return record
 
 
-def monitor(args: argparse.Namespace) -> int:
+def monitor(watch: monitoring.Watch, data_dir: Path, months: list[str], out: Path, reports: Path) -> int:
     """Record every month that can be read; the exit status for the whole call."""
-    watch = watch_of(args)
-    reference = reference_of(watch, args.data_dir)
+    reference = reference_of(watch, data_dir)
     status, recorded = OK, False
-    for month in args.months:
+    for month in months:
         try:
-            record = record_month(watch, reference, args.data_dir, month, args.out, args.reports)
+            record = record_month(watch, reference, data_dir, month, out, reports)
         except InputError as error:
             print(f"error: {error}", file=sys.stderr)
             status = BAD_INPUT
@@ -120,7 +124,7 @@ def monitor(args: argparse.Namespace) -> int:
         if record["alert"] and status == OK:
             status = ALERT
     if recorded:
-        write_history(args.out)
+        write_history(out)
     return status
 
 
@@ -138,7 +142,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repo", default=".", help="where the registry is (default: .)")
     args = parser.parse_args(argv)
     try:
-        status = monitor(args)
+        watch = watch_of(args.params, args.repo, args.version, args.stage, args.model)
+        status = monitor(watch, args.data_dir, args.months, args.out, args.reports)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         status = BAD_INPUT

@@ -160,8 +160,7 @@ def check(args: argparse.Namespace) -> None:
     if not todo:
         print(f"retrain: no new month to monitor after {after}")
         return
-    watch_args = argparse.Namespace(repo=".", version=prod, stage=None, model=None, params=args.params)
-    watch = monitor.watch_of(watch_args)
+    watch = monitor.watch_of(args.params, ".", version=prod, stage=None, model_path=None)
     reference = monitor.reference_of(watch, args.data_dir)
 
     def then(record: dict[str, Any]) -> None:
