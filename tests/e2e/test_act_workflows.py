@@ -532,7 +532,8 @@ def test_the_tests_workflow_runs_pytest_on_the_months_it_fetched(tmp_path: Path)
     selection = "--color=no tests/e2e/test_reference.py"
     done = act(project, "push", "tests.yml", payload, tmp_path / "artifacts", PYTEST_ADDOPTS=selection)
     assert done.returncode == 0, done.stdout[-3000:]
-    for step in ("wrk, the serving benchmark's load generator", "Lint", "params.yaml matches conf/"):
+    hooks = "pre-commit hooks (ruff, params.yaml matches conf/, actionlint, zizmor)"
+    for step in ("wrk, the serving benchmark's load generator", hooks):
         assert f"Success - Main {step}" in done.stdout
     assert "[20/20] green_tripdata_2023-03.parquet  1.7 MB  fetched, md5 ok" in done.stdout  # into data/
     assert "| tests/e2e/test_reference.py .  " in done.stdout
