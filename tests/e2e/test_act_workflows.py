@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, halve_durations, make_project, mirror_dir, sh, tlc_file
+from conftest import ROOT, halve_durations, make_project, mirror_dir, sh, tlc_file, working_tree
 
 from tests.e2e.act import STAND_INS, act, pull_request_event, push_event, schedule_event, workflow_run_event
 
@@ -506,19 +506,6 @@ def test_a_fork_without_secrets_or_the_dvc_remote_still_gets_its_report(main: Pa
     assert "Running stage 'train':" in done.stdout  # nothing pulled: the pipeline ran from the data
     report = (artifacts / "pr-report" / "report.md").read_text()
     assert report.startswith("✅ **Unchanged**: validation RMSE 7.7587, as on origin/main; passes the gate")
-
-
-def working_tree(dest: Path) -> Path:
-    """This repository's files as they are now (tracked or new, not ignored), committed in a new repo."""
-    listed = sh("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=ROOT).stdout
-    for name in filter(None, listed.split("\0")):
-        if (ROOT / name).is_file():  # not deleted
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, dest / name)
-    sh("git", "init", "-q", "-b", "main", cwd=dest)
-    sh("git", "add", "-A", cwd=dest)
-    sh("git", "commit", "-qm", "working tree", cwd=dest)
-    return dest
 
 
 def test_the_tests_workflow_runs_pytest_on_the_months_it_fetched(tmp_path: Path) -> None:
