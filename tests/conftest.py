@@ -1,6 +1,7 @@
 """Shared fixtures: the offline TLC mirror, small TLC-shaped files, throwaway project copies."""
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -120,6 +121,19 @@ def make_project(dest: Path, months: list[str]) -> Path:
     """A fresh git + DVC repo holding this project's pipeline and `months` from the mirror."""
     files = [mirror_dir() / tlc_file(month) for month in months]
     return copy_project(dest, files, remote=dest.parent / "remote")
+
+
+def working_tree(dest: Path) -> Path:
+    """This repository's files as they are now (tracked or new, not ignored), committed in a new repo."""
+    listed = sh("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=ROOT).stdout
+    for name in filter(None, listed.split("\0")):
+        if (ROOT / name).is_file():  # not deleted
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, dest / name)
+    sh("git", "init", "-q", "-b", "main", cwd=dest)
+    sh("git", "add", "-A", cwd=dest)
+    sh("git", "commit", "-qm", "working tree", cwd=dest)
+    return dest
 
 
 def reproduced_project(dest: Path) -> Path:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, halve_durations, make_project, mirror_dir, sh, tlc_file
+from conftest import ROOT, halve_durations, make_project, mirror_dir, sh, tlc_file, working_tree
 
 from tests.e2e.act import STAND_INS, act, pull_request_event, push_event, schedule_event, workflow_run_event
 
@@ -508,19 +508,6 @@ def test_a_fork_without_secrets_or_the_dvc_remote_still_gets_its_report(main: Pa
     assert report.startswith("✅ **Unchanged**: validation RMSE 7.7587, as on origin/main; passes the gate")
 
 
-def working_tree(dest: Path) -> Path:
-    """This repository's files as they are now (tracked or new, not ignored), committed in a new repo."""
-    listed = sh("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=ROOT).stdout
-    for name in filter(None, listed.split("\0")):
-        if (ROOT / name).is_file():  # not deleted
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, dest / name)
-    sh("git", "init", "-q", "-b", "main", cwd=dest)
-    sh("git", "add", "-A", cwd=dest)
-    sh("git", "commit", "-qm", "working tree", cwd=dest)
-    return dest
-
-
 def test_the_tests_workflow_runs_pytest_on_the_months_it_fetched(tmp_path: Path) -> None:
     """tests.yml runs the whole suite, this test included: through act it would run itself again, so
     PYTEST_ADDOPTS, which pytest reads, narrows its `pytest` to the reference test. That test reads
@@ -532,7 +519,8 @@ def test_the_tests_workflow_runs_pytest_on_the_months_it_fetched(tmp_path: Path)
     selection = "--color=no tests/e2e/test_reference.py"
     done = act(project, "push", "tests.yml", payload, tmp_path / "artifacts", PYTEST_ADDOPTS=selection)
     assert done.returncode == 0, done.stdout[-3000:]
-    for step in ("wrk, the serving benchmark's load generator", "Lint", "params.yaml matches conf/"):
+    hooks = "pre-commit hooks (ruff, params.yaml matches conf/, actionlint, zizmor)"
+    for step in ("wrk, the serving benchmark's load generator", hooks):
         assert f"Success - Main {step}" in done.stdout
     assert "[20/20] green_tripdata_2023-03.parquet  1.7 MB  fetched, md5 ok" in done.stdout  # into data/
     assert "| tests/e2e/test_reference.py .  " in done.stdout

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import BIN, ROOT, env, reproduced_project, sh
+from conftest import BIN, ROOT, env, reproduced_project, sh, working_tree
 
 from bench.services import free_port
 from trip_duration_ops.cli import COMMANDS
@@ -255,3 +255,21 @@ def test_every_route_runs_as_printed(project: Path, tmp_path: Path) -> None:
     assert "2021-03" in monitored.stdout
     changed = sh("git", "status", "--porcelain", cwd=project).stdout
     assert changed == " M monitoring/history.csv\n?? monitoring/2021-03.json\n"
+
+
+def test_pre_commit_installs_its_hook_and_its_hooks_pass_in_a_fresh_repository(tmp_path: Path) -> None:
+    """`pre-commit install` in a new repository of the working tree, no pre-commit cache: the hooks
+    pass on every file, then refuse a commit that ruff formats, leaving the file formatted."""
+    repository = working_tree(tmp_path / "repository")
+    cache = {"PRE_COMMIT_HOME": str(tmp_path / "pre-commit-cache")}
+    run(inline("pre-commit install"), repository, **cache)
+    assert (repository / ".git" / "hooks" / "pre-commit").is_file()
+    run(inline("pre-commit run --all-files"), repository, **cache)
+
+    (repository / "stages" / "unformatted.py").write_text("x=1\n")
+    sh("git", "add", "stages/unformatted.py", cwd=repository)
+    refused = run("git commit -qm unformatted", repository, check=False, **cache)
+    assert refused.returncode != 0 and "ruff format" in refused.stdout + refused.stderr
+    assert (repository / "stages" / "unformatted.py").read_text() == "x = 1\n"
+    sh("git", "add", "stages/unformatted.py", cwd=repository)
+    run("git commit -qm formatted", repository, **cache)
