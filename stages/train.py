@@ -97,8 +97,8 @@ def main(argv: list[str] | None = None) -> None:
     with atomic_path(args.predictions) as tmp:
         pq.write_table(predictions, tmp)
     write_text(args.scores, json.dumps(scores, indent=2) + "\n")
-    regressor = type(model[-1]).__name__
-    print(f"train: {regressor} on {scores['train_rows']:,} trips x {scores['features']:,} features")
+    estimator = type(model[-1]).__name__
+    print(f"train: {estimator} on {scores['train_rows']:,} trips x {scores['features']:,} features")
 
 
 if __name__ == "__main__":

@@ -48,8 +48,7 @@ def watch_of(args: argparse.Namespace) -> monitoring.Watch:
     # A registered model is judged by the params it was trained with: params.yaml at its commit.
     params = read_params(args.params) if rev is None else params_at(args.repo, rev)
     data, features = (params.section(section).model_dump() for section in ("data", "features"))
-    name = {"name": name, "version": version}
-    return monitoring.Watch(model, name, data, features, thresholds)
+    return monitoring.Watch(model, {"name": name, "version": version}, data, features, thresholds)
 
 
 def scored_months(
