@@ -11,7 +11,7 @@ sections refuse unknown keys; `model` passes its other keys to the estimator, wh
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, overload
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -195,25 +195,6 @@ class Params:
     sections: dict[str, Any]
     where: str
 
-    # Each section's name gives its schema's type, so its keys are attributes to a type checker.
-    @overload
-    def section(self, section: Literal["data"]) -> Data: ...
-    @overload
-    def section(self, section: Literal["features"]) -> Features: ...
-    @overload
-    def section(self, section: Literal["model"]) -> Model: ...
-    @overload
-    def section(self, section: Literal["training"]) -> Training: ...
-    @overload
-    def section(self, section: Literal["evaluate"]) -> Evaluate: ...
-    @overload
-    def section(self, section: Literal["report"]) -> Report: ...
-    @overload
-    def section(self, section: Literal["monitor"]) -> Monitor: ...
-    @overload
-    def section(self, section: Literal["retrain"]) -> Retrain: ...
-    @overload
-    def section(self, section: str) -> Section: ...
     def section(self, section: str) -> Section:
         """The section validated by its schema; one InputError naming the file and every bad key."""
         if section not in self.sections:
@@ -257,24 +238,6 @@ def params_at(repo: str | Path, rev: str) -> Params:
     return parse_params(read_at(repo, "params.yaml", rev), f"{folder}params.yaml@{rev[:8]}")
 
 
-@overload
-def read_section(path: str | Path, section: Literal["data"]) -> Data: ...
-@overload
-def read_section(path: str | Path, section: Literal["features"]) -> Features: ...
-@overload
-def read_section(path: str | Path, section: Literal["model"]) -> Model: ...
-@overload
-def read_section(path: str | Path, section: Literal["training"]) -> Training: ...
-@overload
-def read_section(path: str | Path, section: Literal["evaluate"]) -> Evaluate: ...
-@overload
-def read_section(path: str | Path, section: Literal["report"]) -> Report: ...
-@overload
-def read_section(path: str | Path, section: Literal["monitor"]) -> Monitor: ...
-@overload
-def read_section(path: str | Path, section: Literal["retrain"]) -> Retrain: ...
-@overload
-def read_section(path: str | Path, section: str) -> Section: ...
 def read_section(path: str | Path, section: str) -> Section:
     """A section of the params file at `path`, validated."""
     return read_params(path).section(section)
