@@ -16,6 +16,7 @@ scikit-learn nor the model: this is the only stage that pays scikit-learn's star
 import argparse
 import json
 from collections.abc import Iterator
+from typing import cast
 
 import joblib
 import numpy as np
@@ -27,7 +28,7 @@ from sklearn.pipeline import Pipeline
 from trip_duration.errors import InputError, run
 from trip_duration.files import atomic_path, write_text
 from trip_duration.model import build_model, fit, fit_batches, input_columns, streams
-from trip_duration.params import read_section
+from trip_duration.params import Training, read_section
 
 BATCH_ROWS = 1 << 20  # the row groups `prepare` writes
 
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
 
     features = read_section(args.params, "features").model_dump()
     regressor = read_section(args.params, "model").model_dump()
-    training = read_section(args.params, "training")
+    training = cast(Training, read_section(args.params, "training"))
     try:
         model = build_model(features, regressor)  # names the key: model.<hyperparameter>
     except ValueError as error:
@@ -97,8 +98,8 @@ def main(argv: list[str] | None = None) -> None:
     with atomic_path(args.predictions) as tmp:
         pq.write_table(predictions, tmp)
     write_text(args.scores, json.dumps(scores, indent=2) + "\n")
-    regressor = type(model[-1]).__name__
-    print(f"train: {regressor} on {scores['train_rows']:,} trips x {scores['features']:,} features")
+    estimator = type(model[-1]).__name__
+    print(f"train: {estimator} on {scores['train_rows']:,} trips x {scores['features']:,} features")
 
 
 if __name__ == "__main__":

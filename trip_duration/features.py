@@ -6,14 +6,15 @@ a missing zone or time becomes UNKNOWN, which matches no category seen in traini
 """
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
 # The names params.yaml's `features` section may use (trip_duration.params holds it to them).
 CATEGORICAL = ("zone_pair", "PULocationID", "DOLocationID", "pickup_hour", "pickup_weekday")
 NUMERIC = ("trip_distance",)
-ENCODINGS = ("onehot", "target")
+Encoding = Literal["onehot", "target"]
+ENCODINGS: tuple[Encoding, ...] = get_args(Encoding)
 UNKNOWN = -1
 # Raw columns each feature is computed from.
 INPUTS = {

@@ -27,7 +27,7 @@ from pydantic import (
 )
 
 from trip_duration.errors import InputError
-from trip_duration.features import CATEGORICAL, ENCODINGS, NUMERIC
+from trip_duration.features import CATEGORICAL, NUMERIC, Encoding
 from trip_duration.tlc import MONTH
 
 DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+")
@@ -111,7 +111,7 @@ class Data(Section):
 class Features(Section):
     categorical: Annotated[list[Annotated[str, _one_of(CATEGORICAL)]], AfterValidator(_unique)]
     numeric: Annotated[list[Annotated[str, _one_of(NUMERIC)]], AfterValidator(_unique)]
-    encoding: Literal[ENCODINGS] = Field(description="onehot: sparse, linear models; target: dense, trees")
+    encoding: Encoding = Field(description="onehot: sparse, linear models; target: dense, trees")
     seed: Seed = Field(description="shuffles the cross-fitting folds of the target encoding")
 
     @model_validator(mode="after")

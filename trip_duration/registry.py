@@ -14,7 +14,7 @@ import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import yaml
 
@@ -122,12 +122,19 @@ def stage_version(repo: str | Path, stage: str, name: str = ARTIFACT) -> str | N
     return found.version if found else None
 
 
+class Bumps(TypedDict, total=False):
+    """gto register's bump keywords."""
+
+    bump_minor: bool
+    bump_patch: bool
+
+
 def register(repo: str | Path, ref: str, bump: str | None, message: str, name: str = ARTIFACT) -> str:
     """Register the next version at `ref` (GTO's own bump: "minor" or "patch"); v0.1.0 first."""
     from gto.api import register as gto_register
 
     first = latest_version(repo, name) is None
-    bumps = {} if first else {"bump_minor": bump == "minor", "bump_patch": bump == "patch"}
+    bumps: Bumps = {} if first else {"bump_minor": bump == "minor", "bump_patch": bump == "patch"}
     with reading(repo, f"gto register {name} {ref}"):
         tag = gto_register(
             str(repo), name, ref, version=FIRST_VERSION if first else None, message=message, **bumps

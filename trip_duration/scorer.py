@@ -10,7 +10,7 @@ it has given exactly `model.predict`'s answers on check trips (trip_duration_ops
 """
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, SupportsFloat, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -61,7 +61,7 @@ def linear_scorer(model: Any) -> Scorer | None:
         terms.append(term)
     if not terms or sum(s.stop - s.start for s in features.output_indices_.values()) != coef.size:
         return None
-    intercept = float(intercept)
+    intercept = float(cast(SupportsFloat, intercept))  # np.isscalar passes str too; sklearn's is a number
 
     def score(trips: Mapping[str, np.ndarray]) -> np.ndarray:
         total = terms[0](trips)

@@ -8,7 +8,7 @@ file that sets it (from Hydra's own defaults list); `params check` prints them, 
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from trip_duration.errors import InputError
 
@@ -80,7 +80,7 @@ def load_mapping(path: Path) -> dict[str, Any]:
         raise InputError(path, str(error)) from None
     if not isinstance(tree, dict):
         raise InputError(path, "is not a YAML mapping")
-    return tree
+    return cast(dict[str, Any], tree)  # OmegaConf types keys as any YAML scalar; conf/'s are names
 
 
 def hydra_errors() -> tuple[type[Exception], ...]:

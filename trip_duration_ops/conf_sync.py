@@ -71,7 +71,8 @@ def styled(value: Any, old: Any = None) -> Any:
     if isinstance(old, DoubleQuotedScalarString | SingleQuotedScalarString):
         return type(old)(value)
     try:  # ruamel quotes by YAML 1.2, Hydra reads YAML 1.1: a plain `yes` would become true
-        plain = "\n" not in value and OmegaConf.to_container(OmegaConf.create(f"k: {value}"))["k"] == value
+        read = OmegaConf.to_container(OmegaConf.create(f"k: {value}"))
+        plain = "\n" not in value and isinstance(read, dict) and read["k"] == value
     except Exception:
         plain = False
     return value if plain else DoubleQuotedScalarString(value)
@@ -122,8 +123,10 @@ def sync(conf: Path, params_path: Path, config_name: str, dry_run: bool) -> list
         if not difference.known:
             problem = f"{difference.key} is {wanted}, but there is no {conf / group}/{wanted}.yaml"
             raise InputError(params_path, problem)
-        if (text := switch(text, group, option, wanted)) is None:
+        switched = switch(text, group, option, wanted)
+        if switched is None:
             raise InputError(primary, f"no defaults line `- {group}: {option}` to change")
+        text = switched
         changes.append(f"{primary}: defaults {group}: {option} -> {wanted}")
     edits = plan(found, stack)
     if not dry_run:

@@ -34,7 +34,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import TypedDict, TypeVar
 
 import stamina
 
@@ -58,8 +58,19 @@ OFFLINE_HINT = (
 CHUNK_BYTES = 1 << 20
 TIMEOUT_S = 60  # per socket operation: a stalled server fails the run instead of hanging it
 
+
+class Retry(TypedDict):
+    """stamina.retry_context's keywords."""
+
+    attempts: int
+    timeout: float
+    wait_initial: float
+    wait_max: float
+    wait_jitter: float
+
+
 # A monthly job can wait a minute for a CDN to recover, not an hour: tries 0.5, 1, 2, 4, 8 s apart.
-RETRY = {"attempts": 6, "timeout": 90.0, "wait_initial": 0.5, "wait_max": 16.0, "wait_jitter": 0.5}
+RETRY: Retry = {"attempts": 6, "timeout": 90.0, "wait_initial": 0.5, "wait_max": 16.0, "wait_jitter": 0.5}
 RETRIED_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 Progress = Callable[[int, int | None], None]

@@ -53,8 +53,7 @@ def watch_of(
     # A registered model is judged by the params it was trained with: params.yaml at its commit.
     params = read_params(params_path) if rev is None else params_at(repo, rev)
     data, features = (params.section(section).model_dump() for section in ("data", "features"))
-    name = {"name": name, "version": version}
-    return monitoring.Watch(model, name, data, features, thresholds)
+    return monitoring.Watch(model, {"name": name, "version": version}, data, features, thresholds)
 
 
 def scored_months(

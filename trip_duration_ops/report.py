@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from subprocess import PIPE, Popen
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -28,7 +28,7 @@ from trip_duration import metrics as scores
 from trip_duration.catalog import meta_files, out_md5, pipeline_paths
 from trip_duration.errors import InputError, run
 from trip_duration.files import read_yaml, write_text
-from trip_duration.params import read_section
+from trip_duration.params import Report, read_section
 from trip_duration_ops.report_plots import Images, render_plots
 
 Diff = dict[str, dict[str, dict[str, Any]]]  # `dvc metrics/params diff --json`: file -> name -> old, new
@@ -315,7 +315,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-dvc", type=Path, default=Path("data.dvc"), help="whose meta.files to compare")
     args = parser.parse_args(argv)
 
-    limit = read_section(args.params, "report").max_rmse_increase_pct
+    limit = cast(Report, read_section(args.params, "report")).max_rmse_increase_pct
     pr_dvc = read_yaml(args.data_dvc)
     command = ["git", "rev-parse", "--verify", "--quiet", f"{args.base}^{{commit}}"]
     if subprocess.run(command, capture_output=True).returncode:

@@ -40,7 +40,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -48,7 +48,7 @@ from trip_duration import registry
 from trip_duration.catalog import data_months
 from trip_duration.errors import InputError, run
 from trip_duration.files import read_yaml, write_text
-from trip_duration.params import params_at, read_section
+from trip_duration.params import Data, params_at, read_section
 from trip_duration_ops import monitor
 from trip_duration_ops.gitops import changed_files, git, rev, tool
 
@@ -153,7 +153,8 @@ def check(args: argparse.Namespace) -> None:
         print("retrain: no model in prod to monitor: publish one first")
         return
     commit = registry.version_commit(".", prod)
-    data = params_at(".", commit).section("data")  # prod's taxi and window: params.yaml at its commit
+    # prod's taxi and window: params.yaml at its commit
+    data = cast(Data, params_at(".", commit).section("data"))
     months = data_months(read_yaml(args.data_dvc), data.taxi)
     after = max(data.val_months)
     todo = [m for m in months if m > after and not (args.out / f"{m}.json").exists()]

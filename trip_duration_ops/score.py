@@ -12,8 +12,10 @@ Expected output:
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -24,6 +26,15 @@ from trip_duration.params import read_section
 from trip_duration.tlc import MONTH, month_file, read_trips
 from trip_duration.trips import clean_month
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class Predictor(Protocol):
+    """What scoring needs of a model: minutes for a frame of trips."""
+
+    def predict(self, trips: "pd.DataFrame", /) -> npt.ArrayLike: ...
+
 
 def month_trips(data_dir: Path, month: str, data: dict) -> pa.Table:
     """One month's trips, cleaned as the `prepare` stage cleans them."""
@@ -33,7 +44,7 @@ def month_trips(data_dir: Path, month: str, data: dict) -> pa.Table:
     return clean_month(read_trips(path), path, month, data)
 
 
-def score(model: object, version: str, trips: pa.Table) -> pa.Table:
+def score(model: Predictor, version: str, trips: pa.Table) -> pa.Table:
     """The trips with the model's predicted minutes and its version."""
     frame = trips.to_pandas()
     predicted = np.asarray(model.predict(frame), dtype=np.float64)

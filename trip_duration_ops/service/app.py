@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -159,7 +160,7 @@ def create_app(
             return JSONResponse({**NOT_READY, "detail": state.problem() or repr(error)}, status_code=503)
         if loaded is None or loops[0].stopped():  # nothing to answer with, or nothing would score it
             return JSONResponse({**NOT_READY, "detail": problem() or NOT_READY["detail"]}, status_code=503)
-        minutes = await batcher.predict(loaded, trips) if trips else []
+        minutes: np.ndarray | list[float] = await batcher.predict(loaded, trips) if trips else []
         answers = [
             {"duration": round(float(m), 4), "model": loaded.name, "version": loaded.version} for m in minutes
         ]

@@ -43,7 +43,9 @@ def new_york_time(moment: datetime) -> datetime | np.datetime64:
     try:
         return moment.astimezone(NEW_YORK).replace(tzinfo=None)
     except OverflowError:
-        shift = NEW_YORK.utcoffset(moment.replace(tzinfo=None)) - moment.utcoffset()
+        new_york, own = NEW_YORK.utcoffset(moment.replace(tzinfo=None)), moment.utcoffset()
+        assert new_york is not None and own is not None  # a ZoneInfo and an aware time both have one
+        shift = new_york - own
         return np.datetime64(moment.replace(tzinfo=None), "us") + np.timedelta64(shift, "us")
 
 
