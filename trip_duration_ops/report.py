@@ -34,7 +34,6 @@ from trip_duration_ops.report_plots import Images, render_plots
 Diff = dict[str, dict[str, dict[str, Any]]]  # `dvc metrics/params diff --json`: file -> name -> old, new
 PRECISION = 5  # digits after the point that `dvc metrics diff --md` keeps
 MIN_DECIMALS = 4  # evaluate writes errors with 4 decimals: show them all, trailing zeros too
-PR = "workspace"  # DVC's name for the checked-out PR in its diffs
 
 
 def number(value: Any, sign: bool = False) -> str:

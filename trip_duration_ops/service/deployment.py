@@ -167,11 +167,6 @@ def load(model_path: Path, manifest: dict[str, Any]) -> Loaded:
     return Loaded(model, manifest, names, scorer)
 
 
-def load_folder(folder: Path) -> Loaded:
-    manifest = read_manifest(folder)
-    return load(folder / manifest["file"], manifest)
-
-
 def load_file(path: Path) -> Loaded:
     """A model file from `dvc repro`, served as it is: its own md5 is its record."""
     if not path.is_file():

@@ -99,5 +99,5 @@ class Blobs:
     def __enter__(self) -> "Blobs":
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *_: object) -> None:
         self.close()
