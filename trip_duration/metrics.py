@@ -1,8 +1,8 @@
 """Regression metrics in one place: every caller (train, evaluate, publish, report, monitor) uses these.
 
-numpy only, rather than sklearn.metrics: importing that takes 2.16 s against 0.16 s for this module
-(medians of 7 runs, `farm-bench -- python -c "import trip_duration.metrics"
---vs "python -c 'import sklearn.metrics'"`), and `evaluate` would pay it on every run.
+numpy only, rather than sklearn.metrics: importing sklearn.metrics pulls in much of scikit-learn
+and scipy, many times this module's start-up, and `evaluate` would pay it on every run (the stages'
+start-up times: docs/performance.md#training).
 Errors are predicted minus actual.
 """
 

@@ -4,8 +4,8 @@ The service scores a few trips per call; scikit-learn's Pipeline spends millisec
 frame and the ColumnTransformer's checks, however few the trips. For the default model and the
 linear, ridge and lasso configurations, each trip's minutes are the intercept plus, per categorical
 feature, the coefficient of its category, plus coefficient times value per numeric feature: a few
-numpy lookups. Measured with `python -m bench.serve` (single trips, concurrency 64, 2 workers):
-1,254 requests/s with `model.predict`, 5,106 with this scorer. The service uses a scorer only after
+numpy lookups, so the service answers several times as many single-trip requests (`python -m
+bench.serve`; numbers: docs/performance.md#serving-performance). The service uses a scorer only after
 it has given exactly `model.predict`'s answers on check trips (trip_duration_ops.service.deployment).
 """
 

@@ -92,8 +92,8 @@ def read_trips(path: str | Path) -> pa.Table:
         raise InputError(path, f"has values out of range ({error})") from error
 
 
-# pyarrow's own to_numpy() and pa.array() import pandas on first use, which costs a stage
-# about 0.4 s of start-up; these two go through the buffers instead, without copying.
+# pyarrow's own to_numpy() and pa.array() import pandas on first use, which adds pandas' import to
+# a stage's start-up; these two go through the buffers instead, without copying.
 def to_numpy(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """A numeric or timestamp column as numpy (timestamps as datetime64[us])."""
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column

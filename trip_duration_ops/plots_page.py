@@ -1,7 +1,7 @@
 """The page `dvc plots show` and `dvc plots diff` fill: DVC's layout with Vega inside, so it draws offline.
 
 DVC's default page loads vega, vega-lite and vega-embed from cdn.jsdelivr.net; offline it stays blank.
-This one is DVC's page (dvc_render's PAGE_HTML) with vl-convert's bundle (about 0.9 MB; it sets
+This one is DVC's page (dvc_render's PAGE_HTML) with vl-convert's bundle (it sets
 `window.vegaEmbed`, which DVC's plot divs call) in place of `{scripts}`, so DVC adds no CDN tags.
 `.dvc/config` names the committed copy (`plots.html_template`); after upgrading vl-convert, write it again:
 

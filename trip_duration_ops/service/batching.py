@@ -3,11 +3,11 @@
 scikit-learn's cost per `predict` call (a frame, the ColumnTransformer's checks) dwarfs its cost
 per trip, so under load the service makes one call for everything that queued meanwhile,
 as BentoML and Triton do, without a timer: an idle service scores a lone request at once.
-Linear models skip most of that cost (deployment.Loaded.predict scores them with numpy: tens of
-microseconds a call) and are scored on the event loop, where a thread hop would cost more than
-the work. Other models (gradient boosting: milliseconds a call, a tenth of a second for 10,000
-trips) are scored in a worker thread, so the event loop goes on answering /health and the
-requests that queue for the next batch.
+Linear models skip most of that cost (deployment.Loaded.predict scores them with numpy lookups)
+and are scored on the event loop, where a thread hop would cost more than the work. Other models
+(gradient boosting, whose predict is slow on a large batch: docs/serving.md) are scored in a
+worker thread, so the event loop goes on answering /health and the requests that queue for the
+next batch.
 """
 
 import asyncio

@@ -213,8 +213,8 @@ class ModelState:
         self.current, self.refused, self.loaded_at = loaded, None, time.time()
         # Unpickling leaves garbage in reference cycles: collected first, or freeze() keeps it for good.
         # What lives then (the imported libraries, the model) lives on: out of the collector's sight,
-        # a full collection walks only what requests allocate instead of the whole heap (measured:
-        # p99 of single trips at concurrency 64, 140 -> 23 ms). A model replaced later is still
+        # a full collection walks only what requests allocate instead of the whole heap, which cuts
+        # the tail latency (docs/performance.md#serving-performance). A model replaced later is still
         # freed, by reference counting, once its last request is answered.
         gc.collect()
         gc.freeze()
