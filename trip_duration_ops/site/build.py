@@ -138,13 +138,13 @@ def build(
             runs=runs,
             records=monitored,
         )
-        spans = stage_spans(history, now)
+        spans, kept = stage_spans(history, now), held(history, found)  # once, for every page
         page(
             "registry.html",
             "registry.html",
             versions=found,
             events=history,
-            held=held(history, found),
+            held=kept,
             timeline=charts.stage_timeline(spans),
         )
         for number, version in enumerate(found):
@@ -152,7 +152,7 @@ def build(
                 "version.html",
                 f"versions/{version.version}.html",
                 version=version,
-                held=held(history, found),
+                held=kept,
                 previous=found[number - 1] if number else None,
                 events=[e for e in history if e["version"] == version.version],
                 run_key=next((r.key for r in mains if r.commit.sha == version.commit), None),
