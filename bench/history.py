@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 from bench import history_files as files
 from bench.git_import import Commit, fast_import, source_files
 from trip_duration import monitoring
-from trip_duration.registry import ARTIFACT, FIRST_VERSION
+from trip_duration_ops.registry import ARTIFACT, FIRST_VERSION
 
 START = 1_681_084_800  # 2023-04-10, just after the last month data.dvc holds (2023-03)
 FIRST_MONTH = (2023, 4)

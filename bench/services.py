@@ -96,7 +96,7 @@ def start_project(model: Path, workers: int, workdir: Path, deployed: bool = Fal
     serve = str(Path(sys.executable).parent / "trip-duration")
     source = ["--model", str(model)]
     if deployed:
-        from trip_duration.catalog import file_md5
+        from trip_duration_ops.catalog import file_md5
 
         folder = workdir / "deploy"
         folder.mkdir(exist_ok=True)

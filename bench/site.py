@@ -22,7 +22,7 @@ from bench.make_months import ROOT
 from bench.measure import Measured, measure
 from bench.project import sh
 from bench.report import Target, format_targets
-from trip_duration.registry import ARTIFACT
+from trip_duration_ops.registry import ARTIFACT
 
 WARM_UP, RUNS = 1, 3
 MAX_SECONDS, MAX_PAGE_MB = 30, 3

@@ -6,7 +6,7 @@ a missing zone or time becomes UNKNOWN, which matches no category seen in traini
 """
 
 from collections.abc import Callable, Sequence
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 import numpy as np
 
@@ -14,7 +14,6 @@ import numpy as np
 CATEGORICAL = ("zone_pair", "PULocationID", "DOLocationID", "pickup_hour", "pickup_weekday")
 NUMERIC = ("trip_distance",)
 Encoding = Literal["onehot", "target"]
-ENCODINGS: tuple[Encoding, ...] = get_args(Encoding)
 UNKNOWN = -1
 # Raw columns each feature is computed from.
 INPUTS = {

@@ -1,7 +1,7 @@
 """params.yaml's sections, each validated by its own schema: a bad key is one line naming file and key.
 
     data = read_section("params.yaml", "data")           # a Data: data.taxi, data.model_dump()
-    data = params_at(".", commit).section("data")         # as committed: params.yaml@1a2b3c4d
+    data = parse_params(text, "params.yaml@1a2b3c4d").section("data")  # text read elsewhere
 
 Types are exact (strict): a string is no number, `true` no integer, though `1` is a float. Fixed
 sections refuse unknown keys; `model` passes its other keys to the estimator, which checks them
@@ -228,14 +228,6 @@ def read_params(path: str | Path) -> Params:
     except OSError as error:
         raise InputError(path, f"cannot read parameters ({error.strerror or error})") from None
     return parse_params(text, path)
-
-
-def params_at(repo: str | Path, rev: str) -> Params:
-    """params.yaml as committed at `rev`, named params.yaml@1a2b3c4d in errors."""
-    from trip_duration.registry import read_at
-
-    folder = "" if str(repo) in (".", "") else f"{str(repo).rstrip('/')}/"
-    return parse_params(read_at(repo, "params.yaml", rev), f"{folder}params.yaml@{rev[:8]}")
 
 
 def read_section(path: str | Path, section: str) -> Section:

@@ -32,10 +32,10 @@ from typing import Any
 
 import yaml
 
-from trip_duration.catalog import pipeline_paths
 from trip_duration.errors import InputError, run
 from trip_duration.files import write_text
-from trip_duration.registry import ARTIFACT, Located, download, locate, read_at
+from trip_duration_ops.catalog import pipeline_paths
+from trip_duration_ops.registry import ARTIFACT, Located, download, locate, read_at
 from trip_duration_ops.service.deployment import MANIFEST
 
 KEEP = 2  # model files kept in the folder: the new one and the one it replaces

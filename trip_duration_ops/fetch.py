@@ -5,7 +5,7 @@ trip-duration fetch 2023-04 2023-05    # named months; a new one is recorded in 
 trip-duration fetch --new              # every month after the newest recorded that TLC has published
 TLC_MIRROR=../shared/data/nyc-tlc trip-duration fetch    # from a folder or base URL instead
 
-Each file's md5 is recorded in data.dvc's meta.files (see trip_duration.catalog).
+Each file's md5 is recorded in data.dvc's meta.files (see trip_duration_ops.catalog).
 
 Expected output, on stderr:
     [1/20] green_tripdata_2021-01.parquet  1.3 MB  already present
@@ -38,7 +38,10 @@ from typing import TypedDict, TypeVar
 
 import stamina
 
-from trip_duration.catalog import (
+from trip_duration.errors import InputError, run
+from trip_duration.files import atomic_path
+from trip_duration.tlc import MONTH, TLC_URL, file_name
+from trip_duration_ops.catalog import (
     data_months,
     dir_md5,
     file_md5,
@@ -47,9 +50,6 @@ from trip_duration.catalog import (
     record_files,
     recorded_files,
 )
-from trip_duration.errors import InputError, run
-from trip_duration.files import atomic_path
-from trip_duration.tlc import MONTH, TLC_URL, file_name
 
 OFFLINE_HINT = (
     "set TLC_MIRROR to a folder or base URL that holds the TLC files"

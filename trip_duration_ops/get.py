@@ -12,7 +12,7 @@ Expected output:
 import argparse
 
 from trip_duration.errors import run
-from trip_duration.registry import ARTIFACT, download, locate
+from trip_duration_ops.registry import ARTIFACT, download, locate
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -28,11 +28,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from trip_duration import monitoring, registry
+from trip_duration import monitoring
 from trip_duration.errors import InputError
 from trip_duration.files import atomic_path, write_text
-from trip_duration.params import params_at, read_params, read_section
+from trip_duration.params import read_params, read_section
 from trip_duration.trips import cleaning, read_window
+from trip_duration_ops import registry
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,7 +52,7 @@ def watch_of(
     thresholds = read_section(params_path, "monitor").model_dump()
     model, name, version, rev = registry.load_model_from(repo, version, stage, model_path)
     # A registered model is judged by the params it was trained with: params.yaml at its commit.
-    params = read_params(params_path) if rev is None else params_at(repo, rev)
+    params = read_params(params_path) if rev is None else registry.params_at(repo, rev)
     data, features = (params.section(section).model_dump() for section in ("data", "features"))
     return monitoring.Watch(model, {"name": name, "version": version}, data, features, thresholds)
 

@@ -40,11 +40,12 @@ from typing import Any
 
 import yaml
 
-from trip_duration import metrics, registry
-from trip_duration.catalog import data_months, out_md5, pipeline_paths
+from trip_duration import metrics
 from trip_duration.errors import InputError, one_line, run
 from trip_duration.files import read_yaml, write_text
+from trip_duration_ops import registry
 from trip_duration_ops.card import Decision, model_card
+from trip_duration_ops.catalog import data_months, out_md5, pipeline_paths
 from trip_duration_ops.gitops import git
 
 

@@ -18,8 +18,8 @@ import tempfile
 from pathlib import Path
 
 from trip_duration.errors import InputError, run
-from trip_duration.registry import ARTIFACT
 from trip_duration_ops.card import version_page
+from trip_duration_ops.registry import ARTIFACT
 
 
 def tags_at_head(artifact: str) -> list[str]:

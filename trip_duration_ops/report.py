@@ -25,10 +25,10 @@ from typing import Any, cast
 import yaml
 
 from trip_duration import metrics as scores
-from trip_duration.catalog import meta_files, out_md5, pipeline_paths
 from trip_duration.errors import InputError, run
 from trip_duration.files import read_yaml, write_text
 from trip_duration.params import Report, read_section
+from trip_duration_ops.catalog import meta_files, out_md5, pipeline_paths
 from trip_duration_ops.report_plots import Images, render_plots
 
 Diff = dict[str, dict[str, dict[str, Any]]]  # `dvc metrics/params diff --json`: file -> name -> old, new

@@ -44,12 +44,11 @@ from typing import Any, cast
 
 import yaml
 
-from trip_duration import registry
-from trip_duration.catalog import data_months
 from trip_duration.errors import InputError, run
 from trip_duration.files import read_yaml, write_text
-from trip_duration.params import Data, params_at, read_section
-from trip_duration_ops import monitor
+from trip_duration.params import Data, read_section
+from trip_duration_ops import monitor, registry
+from trip_duration_ops.catalog import data_months
 from trip_duration_ops.gitops import changed_files, git, rev, tool
 
 DATA_PROBLEM = "min_trips"  # the reason that says the month, not the model, is wrong
@@ -154,7 +153,7 @@ def check(args: argparse.Namespace) -> None:
         return
     commit = registry.version_commit(".", prod)
     # prod's taxi and window: params.yaml at its commit
-    data = cast(Data, params_at(".", commit).section("data"))
+    data = cast(Data, registry.params_at(".", commit).section("data"))
     months = data_months(read_yaml(args.data_dvc), data.taxi)
     after = max(data.val_months)
     todo = [m for m in months if m > after and not (args.out / f"{m}.json").exists()]

@@ -19,12 +19,13 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from trip_duration import metrics, registry
+from trip_duration import metrics
 from trip_duration.errors import InputError, run
 from trip_duration.files import atomic_path
 from trip_duration.params import read_section
 from trip_duration.tlc import MONTH, month_file, read_trips
 from trip_duration.trips import clean_month
+from trip_duration_ops import registry
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -18,7 +18,7 @@ from conftest import ROOT, env, make_project, sh
 from bench.course import run_course
 from bench.make_months import SOURCE_MONTHS, build_months, month_path
 from bench.project import make_project as bench_project
-from trip_duration.registry import stage_version
+from trip_duration_ops.registry import stage_version
 
 ROWS = 20_000
 BIG, SMALL = "20,000", "76,518"  # rows of a resampled month; of 2021-01, the course's training month

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from conftest import BIN, ROOT, env, mirror_dir
 
-from trip_duration.catalog import dir_md5, file_md5, folder_md5s, read_dvc_file, recorded_files
 from trip_duration.tlc import TLC_URL
+from trip_duration_ops.catalog import dir_md5, file_md5, folder_md5s, read_dvc_file, recorded_files
 
 JAN, FEB, MAR = (f"green_tripdata_2021-0{month}.parquet" for month in (1, 2, 3))
 MD5 = {

@@ -24,7 +24,7 @@ import yaml
 from conftest import ROOT, make_project, sh
 
 from trip_duration.errors import InputError
-from trip_duration.registry import download, locate
+from trip_duration_ops.registry import download, locate
 
 ARTIFACT = "trip-duration"
 MODEL = Path("models/trip-duration.joblib")

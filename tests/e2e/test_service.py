@@ -163,7 +163,7 @@ def test_not_json_is_a_422(file_server: Server) -> None:
 
 
 def test_a_model_file_from_dvc_repro_serves_under_its_md5(file_server: Server, registry: Path) -> None:
-    from trip_duration.catalog import file_md5
+    from trip_duration_ops.catalog import file_md5
 
     md5 = file_md5(registry / "models" / "trip-duration.joblib")
     status, body, _ = request(file_server.port, "POST", "/predict", TRIP)
@@ -221,7 +221,7 @@ def test_versions_switch_under_load_without_a_failed_request(
         broken = folder / "trip-duration-v9.9.9.joblib"
         broken.write_bytes(b"not a pickle")
         manifest = json.loads((folder / "manifest.json").read_text())
-        from trip_duration.catalog import file_md5
+        from trip_duration_ops.catalog import file_md5
 
         manifest.update(version="v9.9.9", file=broken.name, md5=file_md5(broken))
         staged = folder / "manifest.json.new"  # replaced in one rename, as deploy does

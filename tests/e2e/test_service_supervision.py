@@ -18,7 +18,7 @@ import yaml
 from conftest import ROOT, mirror_dir
 from starlette.testclient import TestClient
 
-from trip_duration.catalog import file_md5
+from trip_duration_ops.catalog import file_md5
 from trip_duration_ops.service import deployment
 from trip_duration_ops.service.app import create_app
 from trip_duration_ops.service.batching import Batcher

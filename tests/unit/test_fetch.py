@@ -1,4 +1,4 @@
-"""trip-duration fetch and trip_duration.catalog on small hand-written files and a local HTTP server."""
+"""trip-duration fetch and trip_duration_ops.catalog on small hand-written files and a local HTTP server."""
 
 import contextlib
 import functools
@@ -13,9 +13,9 @@ import pytest
 import stamina
 from conftest import call_main
 
-from trip_duration.catalog import dir_md5, folder_md5s, read_dvc_file, record_files, recorded_files
 from trip_duration.errors import InputError
 from trip_duration.tlc import TLC_URL
+from trip_duration_ops.catalog import dir_md5, folder_md5s, read_dvc_file, record_files, recorded_files
 from trip_duration_ops.fetch import (
     check_folder,
     check_month,

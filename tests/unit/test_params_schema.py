@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 import yaml
 
-from trip_duration import registry
 from trip_duration.errors import InputError
 from trip_duration.model import build_model
-from trip_duration.params import SCHEMAS, params_at, parse_params, read_params, read_section
+from trip_duration.params import SCHEMAS, parse_params, read_params, read_section
+from trip_duration_ops import registry
 from trip_duration_ops.conf_diff import compose
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -220,9 +220,9 @@ def test_params_at_a_commit_are_named_by_it(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(registry, "read_at", read_at)
     sha = "1a2b3c4d5e6f" + "0" * 28
     with pytest.raises(InputError) as caught:
-        params_at(".", sha).section("data")
+        registry.params_at(".", sha).section("data")
     assert str(caught.value).startswith(
         "params.yaml@1a2b3c4d: data.taxi: missing; data.train_months: missing"
     )
     assert read == {"repo": ".", "path": "params.yaml", "rev": sha}
-    assert params_at("/srv/repo/", sha).where == "/srv/repo/params.yaml@1a2b3c4d"
+    assert registry.params_at("/srv/repo/", sha).where == "/srv/repo/params.yaml@1a2b3c4d"

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from trip_duration.catalog import data_months
 from trip_duration_ops import release
 from trip_duration_ops.card import Decision, model_card
+from trip_duration_ops.catalog import data_months
 from trip_duration_ops.publish import bump_kind, changed_stages, model_lineage, should_promote
 
 ROOT = Path(__file__).resolve().parents[2]

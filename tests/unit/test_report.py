@@ -6,8 +6,8 @@ import pytest
 import vl_convert
 import yaml
 
-from trip_duration.catalog import out_md5
 from trip_duration.errors import InputError, run
+from trip_duration_ops.catalog import out_md5
 from trip_duration_ops.report import (
     backtest_rows,
     backtest_table,

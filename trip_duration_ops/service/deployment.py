@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from trip_duration.catalog import file_md5
 from trip_duration.errors import one_line
-from trip_duration.registry import local_version
 from trip_duration.scorer import Scorer, linear_scorer
+from trip_duration_ops.catalog import file_md5
+from trip_duration_ops.registry import local_version
 
 MANIFEST = "manifest.json"
 # A trip every model can score: its answer must be a finite number before the model serves.

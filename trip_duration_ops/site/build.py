@@ -18,7 +18,7 @@ from typing import Any
 
 from trip_duration.errors import InputError
 from trip_duration.files import atomic_folder
-from trip_duration.registry import ARTIFACT, check_repo
+from trip_duration_ops.registry import ARTIFACT, check_repo
 from trip_duration_ops.site import charts, docs, pipeline_view
 from trip_duration_ops.site.gitdata import Blobs, commits, git
 from trip_duration_ops.site.monitoring_view import records, retrain_outcome

@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from trip_duration.catalog import out_md5
+from trip_duration_ops.catalog import out_md5
 from trip_duration_ops.site.gitdata import Blobs, merged, refs
 from trip_duration_ops.site.runs import declared, load_yaml, parse
 

@@ -6,9 +6,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from trip_duration.catalog import meta_files, out_md5
-from trip_duration.registry import reading
 from trip_duration.tlc import months_in
+from trip_duration_ops.catalog import meta_files, out_md5
+from trip_duration_ops.registry import reading
 from trip_duration_ops.site.gitdata import Blobs
 from trip_duration_ops.site.runs import declared, flatten, load_yaml, parse
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from trip_duration.catalog import out_md5, pipeline_paths
+from trip_duration_ops.catalog import out_md5, pipeline_paths
 from trip_duration_ops.site.gitdata import Blobs, Commit, commits, merged, refs
 
 SCORES = ("rmse", "mae", "r2")  # the metrics every table shows

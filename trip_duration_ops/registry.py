@@ -18,9 +18,10 @@ from typing import Any, TypedDict
 
 import yaml
 
-from trip_duration.catalog import file_md5, out_md5
 from trip_duration.errors import InputError, one_line
 from trip_duration.files import atomic_path
+from trip_duration.params import Params, parse_params
+from trip_duration_ops.catalog import file_md5, out_md5
 
 ARTIFACT = "trip-duration"
 FIRST_VERSION = "v0.1.0"
@@ -248,3 +249,9 @@ def load_model_from(
                 raise
             raise InputError(f"{repo}@{located.version}", f"{located.path}: {error.problem}") from None
     return model, ARTIFACT, located.version, located.rev
+
+
+def params_at(repo: str | Path, rev: str) -> Params:
+    """params.yaml as committed at `rev`, named params.yaml@1a2b3c4d in errors."""
+    folder = "" if str(repo) in (".", "") else f"{str(repo).rstrip('/')}/"
+    return parse_params(read_at(repo, "params.yaml", rev), f"{folder}params.yaml@{rev[:8]}")
