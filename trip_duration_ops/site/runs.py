@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from trip_duration_ops import conf_diff
 from trip_duration_ops.catalog import out_md5, pipeline_paths
 from trip_duration_ops.site.gitdata import Blobs, Commit, commits, merged, refs
 
@@ -51,14 +52,12 @@ class Run:
         }
 
 
-def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+def flatten(node: Any) -> dict[str, Any]:
     """Nested params as dotted keys: {"model": {"alpha": 1}} -> {"model.alpha": 1}; lists as text."""
-    if not isinstance(node, dict):
-        return {prefix: ", ".join(map(str, node)) if isinstance(node, list) else node}
-    flat: dict[str, Any] = {}
-    for key, value in node.items():
-        flat.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-    return flat
+    return {
+        key: ", ".join(map(str, value)) if isinstance(value, list) else value
+        for key, value in conf_diff.flatten(node).items()
+    }
 
 
 @functools.lru_cache(maxsize=4096)
