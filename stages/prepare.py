@@ -18,28 +18,10 @@ import pyarrow.parquet as pq
 from trip_duration.errors import run
 from trip_duration.files import atomic_path
 from trip_duration.params import read_section
-from trip_duration.trips import cleaning, iter_window, prepare, read_window
-
-__all__ = ["main", "prepare", "prepare_windows", "read_window"]
+from trip_duration.trips import cleaning, iter_window
 
 # Row groups are the batches that a streaming fit reads (pyarrow's default size, written as such).
 ROW_GROUP_ROWS = 1 << 20
-
-
-def prepare_windows(
-    data_dir: str | Path,
-    taxi: str,
-    train_months: list[str],
-    val_months: list[str],
-    min_minutes: float,
-    max_minutes: float,
-    drop_outside_month: bool,
-) -> tuple[pa.Table, pa.Table]:
-    """The training and validation trips described by params.yaml's `data` section."""
-    rules = dict(min_minutes=min_minutes, max_minutes=max_minutes, drop_outside_month=drop_outside_month)
-    train = read_window(data_dir, taxi, train_months, **rules)
-    val = read_window(data_dir, taxi, val_months, **rules)
-    return train, val
 
 
 def write_window(months: Iterable[pa.Table], path: Path) -> int:

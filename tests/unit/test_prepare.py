@@ -10,9 +10,10 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import at, tlc_table, write_month
 
-from stages.prepare import main, prepare, prepare_windows, read_window
+from stages.prepare import main
 from trip_duration.errors import InputError, run
 from trip_duration.tlc import file_name, from_numpy, month_file, months_in, read_trips, to_numpy
+from trip_duration.trips import prepare, read_window
 
 # Boundaries of the default 1..60 minute window: 0.5 and 61 go, 1 and 60 stay.
 BOUNDARY_TRIPS = [
@@ -89,13 +90,12 @@ def test_windows_concatenate_months_of_different_schemas(tmp_path: Path) -> None
     write_month(month_file(tmp_path, "green", "2023-01"), BOUNDARY_TRIPS, "A")
     write_month(month_file(tmp_path, "green", "2023-02"), BOUNDARY_TRIPS, "B")
     write_month(month_file(tmp_path, "green", "2023-03"), BOUNDARY_TRIPS[1:3], "B")
-    train, val = prepare_windows(
-        tmp_path,
-        taxi="green",
-        train_months=["2023-01", "2023-02"],
-        val_months=["2023-03"],
-        **WINDOW,
+    (tmp_path / "params.yaml").write_text(
+        "data: {name: t, taxi: green, train_months: ['2023-01', '2023-02'], val_months: ['2023-03'],"
+        " min_minutes: 1, max_minutes: 60, drop_outside_month: false}\n"
     )
+    main(_argv(tmp_path))
+    train, val = (pq.read_table(tmp_path / "out" / name) for name in ("train.parquet", "val.parquet"))
     assert (train.num_rows, val.num_rows) == (4, 2)
     assert train.schema == val.schema
     assert train.schema.field("PULocationID").type == pa.int16()
