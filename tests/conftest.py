@@ -136,13 +136,23 @@ def working_tree(dest: Path) -> Path:
     return dest
 
 
-def reproduced_project(dest: Path) -> Path:
-    """The project on the course months after one `dvc repro`, committed on main."""
-    project = make_project(dest, ["2021-01", "2021-02"])
+@pytest.fixture(scope="session")
+def reproduced(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project on the course months after one `dvc repro`, committed on main: built once, and
+    never changed; a test or module works on its own copy (`copy_of`)."""
+    project = make_project(tmp_path_factory.mktemp("reproduced") / "project", ["2021-01", "2021-02"])
     sh("dvc", "repro", cwd=project)
     sh("git", "add", "-A", cwd=project)
     sh("git", "commit", "-qm", "baseline", cwd=project)
     return project
+
+
+def copy_of(project: Path, dest: Path) -> Path:
+    """A private copy of `project` at `dest` (git history, DVC cache and run-cache included), whose
+    DVC remote is its own folder beside it, `dest.parent / "remote"`, as make_project's is."""
+    shutil.copytree(project, dest, symlinks=True)
+    sh("dvc", "remote", "modify", "--local", "local", "url", str(dest.parent / "remote"), cwd=dest)
+    return dest
 
 
 def call_main(

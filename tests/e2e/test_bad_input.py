@@ -20,7 +20,7 @@ from pathlib import Path
 import joblib
 import pytest
 import yaml
-from conftest import BIN, env, make_project, sh
+from conftest import BIN, copy_of, env, sh
 
 ELSEWHERE = " --out {out}/monitoring --reports {out}/reports"  # a row that passes by mistake writes there
 SKIP = {".git", "cache", "tmp", "__pycache__"}  # .dvc/cache and .dvc/tmp: DVC's own bookkeeping
@@ -249,13 +249,10 @@ def snapshot(root: Path, project: Path) -> dict[str, object]:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def world(reproduced: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The project with v0.1.0 in prod and deployed, and the bad inputs beside it."""
     root = tmp_path_factory.mktemp("bad-input")
-    project = make_project(root / "project", ["2021-01", "2021-02"])  # DVC remote: root / "remote"
-    sh("dvc", "repro", cwd=project)
-    sh("git", "add", "-A", cwd=project)
-    sh("git", "commit", "-qm", "baseline", cwd=project)
+    project = copy_of(reproduced, root / "project")  # DVC remote: root / "remote"
     sh("trip-duration", "publish", cwd=project)
     sh("trip-duration", "deploy", "--stage", "prod", "--to", str(root / "deploy"), cwd=project)
 

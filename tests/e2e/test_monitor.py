@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from conftest import ROOT, reproduced_project, sh
+from conftest import ROOT, copy_of, sh
 
 from trip_duration import metrics
 from trip_duration.model import load_model
@@ -22,10 +22,10 @@ MODEL = "models/trip-duration.joblib"
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory, mirror: Path) -> Path:
+def project(reproduced: Path, tmp_path_factory: pytest.TempPathFactory, mirror: Path) -> Path:
     """The reproduced course project with 2021-03 and 2021-04 in data/, and a 2021-06 whose
     trips are 2021-04's moved two months on with durations 50% longer."""
-    project = reproduced_project(tmp_path_factory.mktemp("monitor") / "project")
+    project = copy_of(reproduced, tmp_path_factory.mktemp("monitor") / "project")
     for month in ("2021-03", "2021-04"):
         shutil.copy2(mirror / f"green_tripdata_{month}.parquet", project / "data")
     april = pq.read_table(mirror / "green_tripdata_2021-04.parquet")

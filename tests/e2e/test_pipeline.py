@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from conftest import reproduced_project, sh
+from conftest import copy_of, sh
 
 MODEL = Path("models/trip-duration.joblib")
 FEB = "data/green_tripdata_2021-02.parquet"
@@ -20,18 +20,10 @@ STAGES = ("prepare", "train", "evaluate")
 COURSE_RMSE = 7.7587
 
 
-@pytest.fixture(scope="module")
-def reproduced(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The project with the course months, after one `dvc repro`, committed."""
-    return reproduced_project(tmp_path_factory.mktemp("reproduced") / "project")
-
-
 @pytest.fixture
 def project(reproduced: Path, tmp_path: Path) -> Path:
-    """A private copy of the reproduced project (git history, DVC cache and run-cache included)."""
-    copy = tmp_path / "project"
-    shutil.copytree(reproduced, copy, symlinks=True)
-    return copy
+    """A private copy of the reproduced project."""
+    return copy_of(reproduced, tmp_path / "project")
 
 
 def md5(path: Path) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import reproduced_project, sh
+from conftest import copy_of, sh
 
 from tests.e2e.browser import Browser
 
@@ -20,8 +20,8 @@ MONTHS = (
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return reproduced_project(tmp_path_factory.mktemp("plots") / "project")
+def project(reproduced: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_of(reproduced, tmp_path_factory.mktemp("plots") / "project")
 
 
 def declared(project: Path) -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import BIN, ROOT, env, reproduced_project, sh, working_tree
+from conftest import BIN, ROOT, copy_of, env, sh, working_tree
 
 from bench.services import free_port
 from trip_duration_ops.cli import COMMANDS
@@ -117,9 +117,9 @@ def test_every_docs_page_has_a_title_and_an_intro_and_is_linked_from_the_readme(
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The project on the course months after one `dvc repro`, committed on main."""
-    return reproduced_project(tmp_path_factory.mktemp("readme") / "project")
+def project(reproduced: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the project on the course months after one `dvc repro`, committed on main."""
+    return copy_of(reproduced, tmp_path_factory.mktemp("readme") / "project")
 
 
 def exp_name(project: Path, rmse: str) -> str:

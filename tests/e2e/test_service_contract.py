@@ -19,7 +19,7 @@ import joblib
 import pandas as pd
 import pytest
 import requests  # schemathesis' own client, installed with it
-from conftest import BIN, ROOT, env, make_project, sh
+from conftest import BIN, ROOT, copy_of, env, sh
 
 from tests.e2e.serving import Server, request, wait_ready
 from trip_duration_ops.service.limits import MAX_BODY_BYTES
@@ -28,9 +28,9 @@ TRIP = {"PULocationID": 74, "DOLocationID": 75, "trip_distance": 1.2}
 
 
 @pytest.fixture(scope="module")
-def time_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def time_model(reproduced: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The course months' model with the pickup hour and weekday (`features=time`), from `dvc repro`."""
-    project = make_project(tmp_path_factory.mktemp("time") / "project", ["2021-01", "2021-02"])
+    project = copy_of(reproduced, tmp_path_factory.mktemp("time") / "project")
     sh("trip-duration", "params", "compose", "features=time", cwd=project)
     sh("dvc", "repro", cwd=project)
     return project / "models" / "trip-duration.joblib"
