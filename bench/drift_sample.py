@@ -6,7 +6,7 @@
 For each month against the model's validation window (params.yaml's `data`), the drift tests of
 `trip-duration monitor` on seeded samples of each size (0: every row) and several seeds: per test
 the lowest and highest score over the seeds and how many seeds call it drifted. Prints a markdown
-table. Run after `dvc repro`, with the monitor extra installed.
+table. Run after `dvc repro`.
 """
 
 import argparse
@@ -39,7 +39,6 @@ def main(argv: list[str] | None = None) -> None:
     categorical, numeric = drift.drift_columns(features["categorical"], features["numeric"])
     columns = [*categorical, *numeric]
     reference = frame_of(model, data, args.data_dir, data["val_months"], columns)
-    share = params.section("monitor").max_drifted_share
     tests = [*columns, drift.PREDICTION]
     print(f"reference {data['val_months']}: {len(reference):,} trips; {args.seeds} seeds per size\n")
     print("| month | sample | " + " | ".join(tests) + " |")
@@ -51,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
             found = []
             for seed in range(args.seeds if size else 1):
                 sampled = [drift.sample(frame, rows, seed) for frame in (reference, current)]
-                found.append(drift.drift_report(*sampled, categorical, numeric, share, presets=False)[0])
+                found.append(drift.drift_scores(*sampled, categorical, numeric))
             cells = []
             for test in tests:
                 verdicts = [f["prediction"] if test == drift.PREDICTION else f["inputs"][test] for f in found]

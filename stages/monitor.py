@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
             raise InputError(args.predictions, f"{len(predicted):,} predictions for {len(trips):,} trips")
         reference = monitoring.reference(watch, trips, np.asarray(predicted, np.float64))
         for month in months:
-            found, _ = monitoring.judge(watch, reference, args.data_dir, month, presets=False)
+            found, _ = monitoring.judge(watch, reference, args.data_dir, month)
             rows.append(monitoring.history_row(found))
             reasons = ", ".join(reason["name"] for reason in found["reasons"])
             verdict = f"ALERT {reasons}" if reasons else "ok"

@@ -1,19 +1,22 @@
-"""Drift of the model's inputs and of its prediction, month against reference, with Evidently 0.7.
+"""Drift of the model's inputs and of its prediction, month against reference.
 
-Evidently picks the test by column kind and size: with more than 1,000 rows, Wasserstein distance
-(normed) for numbers and Jensen-Shannon distance for categories, both drifted at a score >= 0.1;
-on fewer rows, K-S or chi-square p-values, drifted below 0.05. Both sides are sampled to the same
+The tests are Evidently 0.7's defaults (trip_duration.stattests), computed with scipy: with more
+than 1,000 reference rows, Wasserstein distance (normed) for numbers and Jensen-Shannon distance for
+categories, both drifted at a score >= 0.1; on fewer rows, p-values of K-S for numbers and of
+chi-square for categories (a z-test for two values), drifted below 0.05 (K-S: at or below). A
+numeric column of five values or fewer is tested as categories. Both sides are sampled to the same
 seeded size first: a distance barely depends on the sample size, a p-value shrinks with it.
+Evidently itself only draws the HTML report of `trip-duration monitor` (trip_duration_ops.drift_report,
+`pip install -e '.[monitor]'`); the records and the backtest stage need no Evidently.
 """
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from trip_duration import features
+from trip_duration import features, stattests
 
 if TYPE_CHECKING:  # pandas is imported where a frame is built: the backtest stage without months skips it
     import pandas as pd
@@ -53,58 +56,43 @@ def sample(frame: pd.DataFrame, size: int, seed: int) -> pd.DataFrame:
     return frame.iloc[rows].reset_index(drop=True)
 
 
-def _verdict(method: str, score: float, threshold: float) -> dict[str, Any]:
-    drifted = score < threshold if "p_value" in method else score >= threshold
-    return {"method": method, "score": round(score, DIGITS), "threshold": threshold, "drifted": drifted}
-
-
-def drift_report(
-    reference: pd.DataFrame,
-    current: pd.DataFrame,
-    categorical: list[str],
-    numeric: list[str],
-    drift_share: float,
-    presets: bool = True,
-) -> tuple[dict[str, Any], Any]:
-    """Each input's and the prediction's drift test, the share of drifted inputs, and the report.
-
-    `presets` adds Evidently's data-drift and regression presets, which only the HTML report shows:
-    without them the same tests run with the same scores, several times faster (the backtest stage).
-    """
-    os.environ.setdefault("DO_NOT_TRACK", "1")  # before evidently is imported: no telemetry
-    from evidently import DataDefinition, Dataset, Regression, Report
-    from evidently.metrics import ValueDrift
-    from evidently.presets import DataDriftPreset, RegressionPreset
-
-    inputs = [*categorical, *numeric]
-    definition = DataDefinition(
-        numerical_columns=[*numeric, "duration", PREDICTION],
-        categorical_columns=categorical,
-        regression=[Regression(target="duration", prediction=PREDICTION)],
-    )
-    if presets:
-        metrics = [
-            DataDriftPreset(columns=inputs, drift_share=drift_share),
-            ValueDrift(column=PREDICTION),
-            RegressionPreset(),
-        ]
-    else:
-        metrics = [ValueDrift(column=column) for column in [*inputs, PREDICTION]]
-    snapshot = Report(metrics).run(
-        current_data=Dataset.from_pandas(current, data_definition=definition),
-        reference_data=Dataset.from_pandas(reference, data_definition=definition),
-    )
+def drift_tests(
+    reference: pd.DataFrame, current: pd.DataFrame, categorical: list[str], numeric: list[str]
+) -> dict[str, stattests.DriftTest]:
+    """Each input's and the prediction's drift test, scores unrounded."""
+    kinds = {column: stattests.CATEGORICAL for column in categorical}
+    kinds |= {column: stattests.NUMERIC for column in [*numeric, PREDICTION]}
     tests = {}
-    for metric in snapshot.dict()["metrics"]:
-        config = metric["config"]
-        if config["type"].endswith(":ValueDrift"):
-            tests[config["column"]] = _verdict(config["method"], float(metric["value"]), config["threshold"])
-    drifted = sum(tests[column]["drifted"] for column in inputs)
-    found = {
+    for column, kind in kinds.items():
+        try:
+            tests[column] = stattests.drift_test(
+                reference[column].to_numpy(), current[column].to_numpy(), kind
+            )
+        except ValueError as error:
+            raise ValueError(f"drift of {column}: {error}") from None
+    return tests
+
+
+def drift_scores(
+    reference: pd.DataFrame, current: pd.DataFrame, categorical: list[str], numeric: list[str]
+) -> dict[str, Any]:
+    """The record's drift: each input's and the prediction's test, and the share of drifted inputs."""
+    tests = drift_tests(reference, current, categorical, numeric)
+    inputs = [*categorical, *numeric]
+    drifted = sum(tests[column].drifted for column in inputs)
+    return {
         "reference_rows": len(reference),
         "current_rows": len(current),
         "drifted_share": round(drifted / len(inputs), DIGITS),
-        "prediction": tests[PREDICTION],
-        "inputs": {column: tests[column] for column in inputs},
+        "prediction": _verdict(tests[PREDICTION]),
+        "inputs": {column: _verdict(tests[column]) for column in inputs},
     }
-    return found, snapshot
+
+
+def _verdict(test: stattests.DriftTest) -> dict[str, Any]:
+    return {
+        "method": test.method,
+        "score": round(test.score, DIGITS),
+        "threshold": test.threshold,
+        "drifted": test.drifted,
+    }

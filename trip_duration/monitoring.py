@@ -2,8 +2,9 @@
 
 One computation for `trip-duration monitor` (a registered model on new months) and for the `monitor`
 stage (the pipeline's model on the months after its validation window): performance on the actual
-durations, drift of the inputs and of the prediction (trip_duration.drift, Evidently), the shares of
-bad raw rows, and the alert decided by params.yaml's `monitor` section (conf/monitor/default.yaml).
+durations, drift of the inputs and of the prediction (trip_duration.drift: Evidently's tests, with
+scipy), the shares of bad raw rows, and the alert decided by params.yaml's `monitor` section
+(conf/monitor/default.yaml).
 """
 
 from __future__ import annotations
@@ -143,9 +144,10 @@ def reference(watch: Watch, trips: pd.DataFrame, predicted: np.ndarray) -> Refer
 
 
 def judge(
-    watch: Watch, reference_: Reference, data_dir: Path, month: str, presets: bool = True
-) -> tuple[dict[str, Any], Any]:
-    """One month's record and its Evidently report; InputError when the month cannot be used."""
+    watch: Watch, reference_: Reference, data_dir: Path, month: str
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """One month's record and its sampled drift frame (what a report sets against the reference's);
+    InputError when the month cannot be used."""
     thresholds, categorical, numeric = watch.thresholds, *watch.columns
     path = month_file(data_dir, watch.data["taxi"], month)
     raw = read_trips(path)
@@ -157,9 +159,7 @@ def judge(
     performance["rmse_threshold"] = round(limit, DIGITS)  # the rmse above which the month alerts
     frame = drift.drift_frame(trips, [*categorical, *numeric], predicted)
     current = drift.sample(frame, thresholds["drift_sample"], thresholds["seed"])
-    drifts, snapshot = drift.drift_report(
-        reference_.frame, current, categorical, numeric, thresholds["max_drifted_share"], presets
-    )
+    drifts = drift.drift_scores(reference_.frame, current, categorical, numeric)
     reasons = decide(
         len(trips),
         performance["rmse_increase_pct"],
@@ -168,7 +168,7 @@ def judge(
         thresholds,
     )
     shares = quality(raw, month, watch.data["min_minutes"], watch.data["max_minutes"])
-    return record(watch.name, month, reference_.summary, performance, drifts, shares, reasons), snapshot
+    return record(watch.name, month, reference_.summary, performance, drifts, shares, reasons), current
 
 
 def later_months(setting: str | list[str], data: dict[str, Any], data_dir: Path) -> list[str]:

@@ -6,11 +6,12 @@
 For each month (read from --data-dir, cleaned as `prepare` cleans) the model is compared with its
 reference, its own validation window (`data.val_months` of params.yaml at the model's commit for a
 registered version, of --params for --model): performance on the actual durations (rmse, mae, mean
-error, r2, rows), drift of each input and of the prediction (Evidently, on seeded samples), and the
-shares of bad raw rows. The thresholds of params.yaml's `monitor` section
-(conf/monitor/default.yaml) decide the alert. Writes monitoring/YYYY-MM.json and rebuilds
-monitoring/history.csv from every record there (commit both: `dvc plots show` draws the history),
-and reports/monitoring/YYYY-MM.html (not committed). Expected output:
+error, r2, rows), drift of each input and of the prediction (Evidently's tests, computed with scipy
+by trip_duration.drift, on seeded samples), and the shares of bad raw rows. The thresholds of
+params.yaml's `monitor` section (conf/monitor/default.yaml) decide the alert. Writes
+monitoring/YYYY-MM.json and rebuilds monitoring/history.csv from every record there (commit both:
+`dvc plots show` draws the history), and Evidently's report reports/monitoring/YYYY-MM.html (not
+committed; Evidently is the `monitor` extra). Expected output:
     monitor: 2021-03, 80,372 trips, rmse 7.7207 (-0.49%), 0/3 inputs drifted, prediction drift 0.0206: ok
 
 Exit status: 0 every month ok; 1 at least one month alerts; 2 bad input (a month missing,
@@ -34,6 +35,7 @@ from trip_duration.files import atomic_path, write_text
 from trip_duration.params import read_params, read_section
 from trip_duration.trips import cleaning, read_window
 from trip_duration_ops import registry
+from trip_duration_ops.drift_report import evidently_report
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -99,9 +101,12 @@ def record_month(
     then: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Judge one month, let `then` add to its record (retrain's decision), write both files, say it."""
-    record, snapshot = monitoring.judge(watch, reference, data_dir, month)
+    record, current = monitoring.judge(watch, reference, data_dir, month)
     if then is not None:
         then(record)
+    snapshot = evidently_report(
+        reference.frame, current, *watch.columns, watch.thresholds["max_drifted_share"]
+    )
     write_text(out / f"{month}.json", json.dumps(record, indent=2) + "\n")
     with atomic_path(reports / f"{month}.html") as tmp:
         snapshot.save_html(str(tmp))
