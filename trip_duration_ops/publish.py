@@ -35,6 +35,7 @@ import os
 import subprocess
 import tempfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +138,7 @@ def choose_version(artifact: str, model_path: str) -> tuple[str | None, str, str
 
 
 def val_rmse(model_path: str | Path, val: Any) -> float:
+    """The validation RMSE of the model file at `model_path` on the trips `val`."""
     from trip_duration.model import load_model
 
     return metrics.rmse(val["duration"], load_model(model_path).predict(val))
@@ -179,12 +181,123 @@ def declared_paths(dvc_yaml: str, artifact: str) -> tuple[str, str, str]:
     return declared[artifact].path, paths["val"], paths["metrics"]
 
 
-def workspace_is_clean() -> bool:
+def require_clean_workspace() -> None:
+    """Refuse a workspace whose pipeline or tracked files differ from HEAD: HEAD is what gets tagged."""
     from dvc.repo import Repo
 
     with Repo() as repo:
         stale = repo.status()
-    return not stale and not git("status", "--porcelain", "--untracked-files=no")
+    if stale or git("status", "--porcelain", "--untracked-files=no"):
+        raise InputError("dvc.lock", "workspace differs from HEAD: run dvc repro, commit, then publish")
+
+
+def push_to_dvc_remote() -> None:
+    """`dvc push`: before any tag names the model, so consumers can always fetch it."""
+    from dvc.repo import Repo
+
+    try:
+        with Repo() as repo:
+            repo.push()
+    except Exception as error:  # DVC raises many kinds: no remote, an unreachable one, a missing cache entry
+        raise InputError("dvc push", f"{one_line(error)}; nothing is registered") from None
+
+
+def register(artifact: str, version: str | None, how: str, bump: str | None, challenger_rmse: float) -> str:
+    """Register HEAD with GTO unless `version` is already there; the version HEAD's model is."""
+    if version is not None:
+        print(f"publish: {artifact}@{version} already registered ({how})")
+        return version
+    note = f"{artifact}: {how}; val rmse {challenger_rmse:.4f}"
+    version = registry.register(".", "HEAD", bump, note, artifact)
+    print(f"publish: {artifact}@{version} registered ({how})")
+    return version
+
+
+def promote(artifact: str, version: str, decision: Decision) -> None:
+    """Assign the decision's stage to `version` where it won and does not hold it yet; say what happened."""
+    stage, champion = decision.stage, decision.champion
+    rmse = f"val rmse {decision.challenger_rmse:.4f}"
+    if champion == version:
+        print(f"publish: {version} already in {stage}")
+    elif decision.promoted:
+        versus = f" <= {decision.champion_rmse:.4f} of {champion}" if champion else ", no champion"
+        note = f"{stage}: {version} ({rmse}{versus})"
+        registry.assign(".", version, stage, note, artifact)
+        print(f"publish: {note}")
+    else:
+        print(f"publish: {stage} stays on {champion} ({rmse} > {decision.champion_rmse:.4f})")
+
+
+def origin_url() -> str:
+    """Where consumers clone the project from; `.` where there is no origin."""
+    origin = subprocess.run(["git", "remote", "get-url", "origin"], capture_output=True, text=True)
+    return origin.stdout.strip() or "."
+
+
+def card_of(
+    artifact: str,
+    version: str,
+    how: str,
+    decision: Decision,
+    metrics_path: str,
+    params_path: str,
+    data_dvc: str,
+    site_url: str,
+) -> str:
+    """The model card of `version`, from the files of the workspace and the version's tag."""
+    scores = json.loads(Path(metrics_path).read_text(encoding="utf-8"))
+    commit = git("rev-list", "-n", "1", f"{artifact}@{version}")  # HEAD unless the model is unchanged
+    months = data_months(read_yaml(data_dvc))
+    params = read_yaml(params_path)
+    return model_card(
+        artifact, version, commit, origin_url(), how, scores, params, months, decision, site_url
+    )
+
+
+def push_tags(artifact: str) -> None:
+    """Push every tag of the artifact: also those an earlier, failed run left unpushed."""
+    refspecs = [f"refs/tags/{artifact}{sign}*:refs/tags/{artifact}{sign}*" for sign in "@#"]
+    git("push", "-q", "origin", *refspecs)
+
+
+@dataclass(frozen=True)
+class Published:
+    """What a run of publish left: the version HEAD's model is, how it follows, the stage's decision."""
+
+    version: str
+    how: str
+    decision: Decision
+
+
+def publish(
+    artifact: str,
+    stage: str,
+    *,
+    tolerance: float,
+    push: bool,
+    card: str | Path,
+    params: str,
+    data_dvc: str,
+    site_url: str,
+) -> Published:
+    """Push, register, compare and promote HEAD's model, then write its card; with `push`, sync tags."""
+    if push:
+        git("fetch", "--tags", "origin")
+    require_clean_workspace()
+    model_path, val_path, metrics_path = declared_paths("dvc.yaml", artifact)
+    version, how, bump = choose_version(artifact, model_path)
+    push_to_dvc_remote()
+    import pandas as pd
+
+    val = pd.read_parquet(val_path)
+    challenger_rmse = val_rmse(model_path, val)
+    version = register(artifact, version, how, bump, challenger_rmse)
+    decision = compare(artifact, stage, version, challenger_rmse, val, tolerance)
+    promote(artifact, version, decision)
+    write_text(card, card_of(artifact, version, how, decision, metrics_path, params, data_dvc, site_url))
+    if push:
+        push_tags(artifact)
+    return Published(version, how, decision)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -200,67 +313,16 @@ def main(argv: list[str] | None = None) -> None:
         "--site-url", default=os.environ.get("SITE_URL", ""), help="the project site: the card links to it"
     )
     args = parser.parse_args(argv)
-    artifact, stage = args.artifact, args.stage
-
-    if args.push:
-        git("fetch", "--tags", "origin")
-    if not workspace_is_clean():
-        raise InputError("dvc.lock", "workspace differs from HEAD: run dvc repro, commit, then publish")
-    model_path, val_path, metrics_path = declared_paths("dvc.yaml", artifact)
-    version, how, bump = choose_version(artifact, model_path)
-    from dvc.repo import Repo
-
-    try:
-        with Repo() as repo:  # before any tag names the model, so consumers can always fetch it
-            repo.push()
-    except Exception as error:  # DVC raises many kinds: no remote, an unreachable one, a missing cache entry
-        raise InputError("dvc push", f"{one_line(error)}; nothing is registered") from None
-    import pandas as pd
-
-    val = pd.read_parquet(val_path)
-    challenger_rmse = val_rmse(model_path, val)
-    if version is None:
-        note = f"{artifact}: {how}; val rmse {challenger_rmse:.4f}"
-        version = registry.register(".", "HEAD", bump, note, artifact)
-        print(f"publish: {artifact}@{version} registered ({how})")
-    else:
-        print(f"publish: {artifact}@{version} already registered ({how})")
-    decision = compare(artifact, stage, version, challenger_rmse, val, args.tolerance)
-    rmse, champion = f"val rmse {decision.challenger_rmse:.4f}", decision.champion
-    if champion == version:
-        print(f"publish: {version} already in {stage}")
-    elif decision.promoted:
-        versus = f" <= {decision.champion_rmse:.4f} of {champion}" if champion else ", no champion"
-        note = f"{stage}: {version} ({rmse}{versus})"
-        registry.assign(".", version, stage, note, artifact)
-        print(f"publish: {note}")
-    else:
-        print(f"publish: {stage} stays on {champion} ({rmse} > {decision.champion_rmse:.4f})")
-
-    origin = subprocess.run(["git", "remote", "get-url", "origin"], capture_output=True, text=True)
-    scores = json.loads(Path(metrics_path).read_text(encoding="utf-8"))
-    commit = git("rev-list", "-n", "1", f"{artifact}@{version}")  # HEAD unless the model is unchanged
-    months = data_months(read_yaml(args.data_dvc))
-    card = model_card(
-        artifact,
-        version,
-        commit,
-        origin.stdout.strip() or ".",
-        how,
-        scores,
-        read_yaml(args.params),
-        months,
-        decision,
-        args.site_url,
+    publish(
+        args.artifact,
+        args.stage,
+        tolerance=args.tolerance,
+        push=args.push,
+        card=args.card,
+        params=args.params,
+        data_dvc=args.data_dvc,
+        site_url=args.site_url,
     )
-    write_text(args.card, card)
-    if args.push:  # every tag of the artifact: also those an earlier, failed run left unpushed
-        git(
-            "push",
-            "-q",
-            "origin",
-            *[f"refs/tags/{artifact}{sign}*:refs/tags/{artifact}{sign}*" for sign in "@#"],
-        )
 
 
 if __name__ == "__main__":
