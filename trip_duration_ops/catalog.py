@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from trip_duration.errors import InputError
-from trip_duration.files import write_atomic
+from trip_duration.files import read_yaml, write_atomic
 from trip_duration.tlc import TLC_URL, months_in
 
 
@@ -99,3 +99,12 @@ def pipeline_paths(dvc_yaml: dict[str, Any], where: str = "dvc.yaml") -> dict[st
     if not paths:
         raise InputError(where, "declares no `vars: - paths:` mapping")
     return paths
+
+
+def paths_named(names: list[str], dvc_yaml: str = "dvc.yaml") -> list[str]:
+    """Paths from dvc.yaml's vars in the order named, e.g. the validation trips' (`val`)."""
+    paths = pipeline_paths(read_yaml(dvc_yaml), dvc_yaml)
+    missing = [name for name in names if name not in paths]
+    if missing:
+        raise InputError(dvc_yaml, f"vars.paths has no '{missing[0]}'")
+    return [paths[name] for name in names]

@@ -1,6 +1,10 @@
 """git and gh as the GitOps tools run them: one error line on failure, and the few questions they ask."""
 
 import subprocess
+from pathlib import Path
+from typing import Any
+
+import yaml
 
 from trip_duration.errors import InputError
 
@@ -24,6 +28,18 @@ def rev(name: str) -> str | None:
     """The object `name` resolves to (e.g. `origin/retrain/2022-05^{tree}`); None where it does not."""
     done = subprocess.run(["git", "rev-parse", "--verify", "--quiet", name], capture_output=True, text=True)
     return done.stdout.strip() if done.returncode == 0 else None
+
+
+def text_at(name: str, path: Path) -> str | None:
+    """A file as committed at revision `name`; None where it did not exist."""
+    done = subprocess.run(["git", "show", f"{name}:./{path.as_posix()}"], capture_output=True, text=True)
+    return None if done.returncode else done.stdout
+
+
+def yaml_at(name: str, path: Path) -> dict[str, Any] | None:
+    """A YAML file as committed at revision `name`; None where it did not exist."""
+    text = text_at(name, path)
+    return None if text is None else yaml.safe_load(text) or {}
 
 
 def changed_files() -> list[str]:

@@ -57,6 +57,13 @@ def bars_from_zero(spec: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
+def start_renderer() -> None:
+    """Start vl_convert's engine, a whole browser engine that takes seconds, e.g. while DVC works."""
+    import vl_convert
+
+    vl_convert.vegalite_to_svg({"mark": "point"})
+
+
 def render_plots(plots: dict[str, Any], base: str, images: Path, report_dir: Path) -> Images:
     """Draw each plot of `dvc plots diff --json` once, `base` and the PR in it; (title, image) each."""
     import vl_convert

@@ -7,22 +7,19 @@ import vl_convert
 import yaml
 
 from trip_duration.errors import InputError, run
-from trip_duration_ops.catalog import out_md5
-from trip_duration_ops.report import (
+from trip_duration_ops.catalog import out_md5, paths_named
+from trip_duration_ops.gate import gate, like_for_like, on_same_trips
+from trip_duration_ops.report import main
+from trip_duration_ops.report_markdown import (
     backtest_rows,
     backtest_table,
     comparability,
     data_changes,
-    gate,
-    like_for_like,
-    main,
+    markdown,
     metrics_table,
     number,
-    on_same_trips,
     params_table,
-    paths_named,
     plots_markdown,
-    report,
     verdict,
 )
 from trip_duration_ops.report_plots import bars_from_zero, relabel, render_plots
@@ -226,7 +223,7 @@ def test_the_warning_says_what_the_gate_compares() -> None:
 
 def test_report_puts_the_verdict_first_and_the_warning_under_it() -> None:
     warning = comparability(VAL, "main")
-    text, passed = report(rmse(8.0, 7.9), {}, dvc_file({}), dvc_file({}), "none", "main", 1.0, warning)
+    text, passed = markdown(rmse(8.0, 7.9), {}, dvc_file({}), dvc_file({}), "none", "main", 1.0, warning)
     assert passed is True
     assert text.split("\n\n") == [
         verdict(rmse(8.0, 7.9), "main", 1.0),
@@ -240,7 +237,7 @@ def test_report_puts_the_verdict_first_and_the_warning_under_it() -> None:
         "## Plots",
         "none\n",
     ]
-    text, passed = report(rmse(8.0, 9.0), {}, dvc_file({}), dvc_file({}), "none", "main", 1.0)
+    text, passed = markdown(rmse(8.0, 9.0), {}, dvc_file({}), dvc_file({}), "none", "main", 1.0)
     assert passed is False
     assert text.split("\n\n")[1] == "## Metrics"
 
@@ -248,14 +245,14 @@ def test_report_puts_the_verdict_first_and_the_warning_under_it() -> None:
 def test_on_other_trips_the_gate_takes_the_base_model_on_the_prs_trips() -> None:
     """main's metrics say 6.9 → 7.4 (worse); main's model on the PR's trips scores 7.66: better."""
     same = on_same_trips(rmse(6.9, 7.4), 7.66)
-    text, passed = report(rmse(6.9, 7.4), {}, dvc_file({}), dvc_file({}), "none", "main", 1.0, "", "", same)
+    text, passed = markdown(rmse(6.9, 7.4), {}, dvc_file({}), dvc_file({}), "none", "main", 1.0, "", "", same)
     assert passed is True
     assert text.splitlines()[0] == (
         "✅ **Better**: validation RMSE 7.6600 → 7.4000 (-3.39%) against main's model on the PR's trips;"
         " passes the gate (at most +1%)."
     )
     assert "| rmse | 6.9000 | 7.4000 |" in text  # the table keeps the metrics as DVC diffs them
-    _, passed = report(
+    _, passed = markdown(
         rmse(6.9, 7.8),
         {},
         dvc_file({}),
