@@ -1,6 +1,8 @@
 """The pull-request report: its markdown from hand-written DVC diffs, locks and .dvc files."""
 
+import sys
 from pathlib import Path
+from subprocess import PIPE, Popen
 
 import pytest
 import vl_convert
@@ -10,6 +12,7 @@ from trip_duration.errors import InputError, run
 from trip_duration_ops.catalog import out_md5, paths_named
 from trip_duration_ops.gate import gate, like_for_like, on_same_trips
 from trip_duration_ops.report import main
+from trip_duration_ops.report_dvc import diff_results
 from trip_duration_ops.report_markdown import (
     backtest_rows,
     backtest_table,
@@ -421,3 +424,21 @@ def test_bad_report_section_fails_in_one_line(
     assert exited.value.code == 1
     assert capsys.readouterr() == ("", f"error: {params}: {problem}\n")
     assert not out.exists() and not (tmp_path / "images").exists()
+
+
+def printing(script: str) -> Popen:
+    """A process standing in for one `dvc ... diff --json`."""
+    return Popen([sys.executable, "-c", script], stdout=PIPE, stderr=PIPE, text=True)
+
+
+def test_dvc_diffs_are_parsed_and_a_failing_one_is_one_line_naming_its_command() -> None:
+    params = (["params", "diff", "main"], printing("print('{\"params.yaml\": {}}')"))
+    plots = (["plots", "diff", "main"], printing("pass"))
+    assert diff_results([params, plots]) == [{"params.yaml": {}}, {}]
+    failing = printing("import sys; sys.exit('Traceback (most recent call last):\\nERROR: unknown rev')")
+    with pytest.raises(InputError) as caught:
+        diff_results([(["metrics", "diff", "main", "--all"], failing)])
+    assert str(caught.value) == "dvc metrics diff main --all: ERROR: unknown rev"
+    with pytest.raises(InputError) as caught:
+        diff_results([(["plots", "diff", "main"], printing("raise SystemExit(3)"))])
+    assert str(caught.value) == "dvc plots diff main: exit code 3"
