@@ -9,7 +9,8 @@ import yaml
 from trip_duration_ops import release
 from trip_duration_ops.card import Decision, model_card
 from trip_duration_ops.catalog import data_months
-from trip_duration_ops.publish import bump_kind, changed_stages, model_lineage, should_promote
+from trip_duration_ops.publish import should_promote
+from trip_duration_ops.versioning import bump_kind, changed_stages, model_lineage
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACT = "trip-duration"
