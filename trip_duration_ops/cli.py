@@ -15,12 +15,15 @@
     trip-duration site [--out site]            # the static site: registry, experiments, monitoring, docs
 
 `trip-duration <command> --help` describes each. Each is also `python -m trip_duration_ops.<module>`.
+The core install has none of the tools' dependencies: a command whose extra is missing says, in one
+line, which to install.
 """
 
 import importlib
 import sys
 
 from trip_duration.errors import run
+from trip_duration_ops import extras
 
 # command -> (module, one line of help); modules are imported only when their command runs.
 COMMANDS = {
@@ -39,6 +42,14 @@ COMMANDS = {
     "site": ("trip_duration_ops.site.build", "build the static site of the registry, experiments and docs"),
 }
 
+# command -> the extras of pyproject.toml it needs beside the core, found installed before it is imported.
+EXTRAS: dict[str, tuple[str, ...]] = {command: ("pipeline",) for command in COMMANDS} | {
+    "publish-images": (),  # the standard library only: pr-comment.yml installs no dependency
+    "serve": ("serve",),
+    "monitor": ("pipeline", "monitor"),  # Evidently's HTML report of each month
+    "retrain": ("pipeline", "monitor"),  # `retrain check` monitors
+}
+
 
 def usage() -> str:
     width = max(map(len, COMMANDS))
@@ -54,6 +65,9 @@ def main(argv: list[str] | None = None) -> None:
     command, *rest = argv
     if command not in COMMANDS:
         print(f"{usage()}\n\nerror: unknown command '{command}'", file=sys.stderr)
+        sys.exit(2)
+    if missing := extras.missing(EXTRAS[command]):
+        print(f"error: {extras.needs(command, missing)}", file=sys.stderr)
         sys.exit(2)
     module = importlib.import_module(COMMANDS[command][0])
     run(module.main, rest)

@@ -2,12 +2,15 @@
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from trip_duration_ops import cli
-from trip_duration_ops.cli import COMMANDS, main, usage
+from trip_duration_ops import cli, extras
+from trip_duration_ops.cli import COMMANDS, EXTRAS, main, usage
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def exit_code(argv: list[str]) -> int:
@@ -58,3 +61,64 @@ def test_the_console_script_is_installed() -> None:
     script = Path(sys.executable).parent / "trip-duration"
     done = subprocess.run([str(script)], capture_output=True, text=True)
     assert (done.returncode, done.stdout, done.stderr) == (2, usage() + "\n", "")
+
+
+def test_each_command_needs_extras_that_pyproject_defines() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert list(EXTRAS) == list(COMMANDS)
+    assert {extra for needed in EXTRAS.values() for extra in needed} <= set(project["optional-dependencies"])
+
+
+def test_the_dev_environment_has_every_commands_extras() -> None:
+    assert extras.missing({extra for needed in EXTRAS.values() for extra in needed}) == []
+
+
+REQUIRES = [  # Requires-Dist lines as setuptools writes them
+    "numpy>=2.0",
+    'dvc<4,>=3.67; extra == "pipeline"',
+    'ruamel.yaml>=0.18; extra == "pipeline"',
+    'uvicorn[standard]>=0.30; extra == "serve"',
+    'nyc-taxi-duration[pipeline,serve]; extra == "bench"',
+    'Flask>=3; extra == "bench"',
+    'pandas<3,>=2.2; python_version >= "3.11" and extra == "monitor"',
+    'nyc-taxi-duration[bench,monitor]; extra == "dev"',
+]
+
+
+@pytest.mark.parametrize(
+    ("extra", "names"),
+    [
+        ("pipeline", {"dvc", "ruamel-yaml"}),
+        ("serve", {"uvicorn"}),
+        ("bench", {"dvc", "ruamel-yaml", "uvicorn", "flask"}),
+        ("dev", {"dvc", "ruamel-yaml", "uvicorn", "flask", "pandas"}),
+        ("none", set()),
+    ],
+)
+def test_an_extras_requirements_follow_our_own_extras(extra: str, names: set[str]) -> None:
+    assert extras.requirements_of(REQUIRES, extra) == names
+
+
+@pytest.mark.parametrize(
+    ("origin", "line"),
+    [
+        ({}, "pip install 'nyc-taxi-duration[serve,monitor]'"),
+        (
+            {"url": "file:///home/me/nyc-taxi-duration", "dir_info": {"editable": True}},
+            "pip install -e '/home/me/nyc-taxi-duration[serve,monitor]'",
+        ),
+        (
+            {"url": "file:///tmp/src", "dir_info": {}},
+            "pip install 'nyc-taxi-duration[serve,monitor] @ file:///tmp/src'",
+        ),
+        (
+            {
+                "url": "https://github.com/OWNER/nyc-taxi-duration",
+                "vcs_info": {"vcs": "git", "commit_id": "0ab1"},
+            },
+            "pip install 'nyc-taxi-duration[serve,monitor] @ git+https://github.com/OWNER/nyc-taxi-duration'",
+        ),
+    ],
+)
+def test_the_install_line_installs_from_where_the_project_came(origin: dict, line: str) -> None:
+    assert extras.install_line(["serve", "monitor"], origin) == line
