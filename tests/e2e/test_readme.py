@@ -72,9 +72,9 @@ def test_readme_set_up_has_exactly_two_commands() -> None:
     setup = README[README.index("## Set up") :].split("\n## ", 1)[0]
     blocks = re.findall(r"```bash\n(.*?)```", setup, re.S)
     assert [block.strip() for block in blocks] == [
-        "python3.11 -m venv .venv && . .venv/bin/activate && pip install -c constraints.txt -e '.[dev]'"
+        "python3.11 -m venv .venv && . .venv/bin/activate && pip install -c constraints.txt -e '.[pipeline]'"
         " && trip-duration fetch && dvc repro",
-        ". .venv/bin/activate && pytest",
+        ". .venv/bin/activate && pip install -c constraints.txt -e '.[dev]' && pytest",
     ]
 
 
