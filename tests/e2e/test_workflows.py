@@ -18,7 +18,7 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from trip_duration_ops.cli import COMMANDS
+from trip_duration_ops.cli import COMMANDS, EXTRAS
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 FILES = sorted([*WORKFLOWS.glob("*.yml"), *WORKFLOWS.glob("*.yaml")])
@@ -323,7 +323,7 @@ def test_the_site_is_deployed_to_pages_by_its_own_job_after_main_is_written(name
     checkout, setup, experiments, build, upload, deploy = job["steps"]
     assert uses(checkout, "actions/checkout")
     assert checkout["with"] == {"ref": "main", "fetch-depth": 0, "persist-credentials": False}
-    assert setup["uses"] == "./.github/actions/setup" and setup["with"] == {"extras": ""}
+    assert setup["uses"] == "./.github/actions/setup" and setup["with"] == {"extras": "[pipeline]"}
     # the pushed experiments, with this job's read token only, through the job's credential helper
     assert experiments["run"] == "git fetch --quiet origin 'refs/exps/*:refs/exps/*'"
     assert experiments["env"] == {"GIT_TOKEN": "${{ github.token }}"}
@@ -380,7 +380,7 @@ def test_deploy_runs_the_default_branchs_code_after_main_publishes_on_the_servin
         "fetch-depth": 0,
         "persist-credentials": False,
     }
-    assert setup["uses"] == "./.github/actions/setup" and setup["with"] == {"extras": ""}  # no dev extra
+    assert setup["uses"] == "./.github/actions/setup" and setup["with"] == {"extras": "[pipeline]"}
     assert deploy["run"] == (
         'trip-duration deploy --stage prod --to "$SERVE_DIR" --reviewed-on "$DEFAULT_BRANCH"'
     )
@@ -470,6 +470,42 @@ def test_workflows_set_up_python_through_the_shared_action(path: Path) -> None:
         assert not [step for step in job_steps if "pip install -e" in step.get("run", "")]
         setups = [step for step in job_steps if str(step.get("uses", "")).endswith(".github/actions/setup")]
         assert len(setups) == 1
+
+
+# workflow -> job -> the extras its setup installs: those its commands need, and no more.
+JOB_EXTRAS = {
+    "deploy.yml": {"deploy": "[pipeline]"},
+    "main.yml": {"publish": "[pipeline]", "pages": "[pipeline]"},
+    "pr-comment.yml": {"comment": None},  # no dependency at all
+    "pull-request.yml": {"report": "[pipeline]"},
+    "retrain.yml": {"retrain": "[pipeline,monitor]", "pages": "[pipeline]"},
+    "tests.yml": {"tests": "[dev]"},
+}
+
+
+def extras_needed(scripts: str) -> set[str]:
+    """The extras that a job's `run:` scripts need: their commands' (not a quoted `trip-duration report`
+    title), and `pipeline` for dvc itself or .github/scripts/dvc-data.sh."""
+    commands = re.findall(r"(?<![\w\"'/-])trip-duration ([a-z-]+)", scripts)
+    needed = {extra for command in commands for extra in EXTRAS[command]}
+    return needed | {"pipeline"} if re.search(r"\bdvc\b", scripts) else needed
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda path: path.name)
+def test_each_job_installs_the_extras_its_commands_need(path: Path) -> None:
+    installed = {}
+    for name, job in load(path)["jobs"].items():
+        [setup] = [
+            step for step in job["steps"] if str(step.get("uses", "")).endswith("/.github/actions/setup")
+        ]
+        given = setup.get("with", {})
+        installed[name] = None if given.get("no-deps") == "true" else given["extras"]  # never the default
+        extras = set((installed[name] or "").strip("[]").split(",")) - {""}
+        if "dev" in extras:
+            extras |= {extra for needed in EXTRAS.values() for extra in needed}
+        needed = extras_needed("\n".join(step.get("run", "") for step in job["steps"]))
+        assert needed <= extras, f"{path.name} {name} runs commands that need {sorted(needed)}"
+    assert installed == JOB_EXTRAS[path.name]
 
 
 def test_the_setup_action_installs_the_project() -> None:
