@@ -11,7 +11,7 @@ import json
 import re
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 DISTRIBUTION = "nyc-taxi-duration"
@@ -56,9 +56,11 @@ def installed(name: str) -> bool:
     return True
 
 
-def missing(extras: Iterable[str]) -> list[str]:
+def missing(extras: Sequence[str]) -> list[str]:
     """Those of `extras` with a distribution not installed; none when the project is not installed
     itself (run from a source tree), having nothing to read them from."""
+    if not extras:
+        return []  # no metadata read for a command that needs none
     try:
         requirements = importlib.metadata.requires(DISTRIBUTION) or []
     except importlib.metadata.PackageNotFoundError:

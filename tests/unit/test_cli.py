@@ -70,7 +70,7 @@ def test_each_command_needs_extras_that_pyproject_defines() -> None:
 
 
 def test_the_dev_environment_has_every_commands_extras() -> None:
-    assert extras.missing({extra for needed in EXTRAS.values() for extra in needed}) == []
+    assert extras.missing(sorted({extra for needed in EXTRAS.values() for extra in needed})) == []
 
 
 REQUIRES = [  # Requires-Dist lines as setuptools writes them
