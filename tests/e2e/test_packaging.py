@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ROOT, reproduced_project, working_tree
+from conftest import ROOT, working_tree
 
 from trip_duration.model import load_model
 
@@ -39,11 +39,9 @@ exec(Path(snippet).read_text())
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The model file `dvc repro` writes on the course months, the file a consumer downloads: any
-    reproduced project's will do."""
-    project = reproduced_project(tmp_path_factory.mktemp("packaging") / "project")
-    return project / "models" / "trip-duration.joblib"
+def model(reproduced: Path) -> Path:
+    """The model file `dvc repro` wrote on the course months, the file a consumer downloads (read only)."""
+    return reproduced / "models" / "trip-duration.joblib"
 
 
 @pytest.fixture(scope="module")
@@ -107,23 +105,19 @@ def test_the_core_scores_the_pipelines_model_as_the_dev_environment_does(
     assert done.stdout == capsys.readouterr().out  # the snippet's one line, here and there
 
 
-@pytest.mark.parametrize(
-    ("command", "error"),
-    [
-        ("serve", "needs the serve extra: pip install 'nyc-taxi-duration[serve] @ {source}'"),
-        ("fetch", "needs the pipeline extra: pip install 'nyc-taxi-duration[pipeline] @ {source}'"),
-        (
-            "monitor",
-            "needs the pipeline and monitor extras:"
-            " pip install 'nyc-taxi-duration[pipeline,monitor] @ {source}'",
-        ),
-    ],
-)
-def test_a_command_names_the_extras_it_lacks(
-    core: tuple[Path, Path], command: str, error: str, tmp_path: Path
-) -> None:
+# command -> its one line in the core venv, after `error: trip-duration <command> `.
+LACKS = {
+    "serve": "needs the serve extra: pip install 'nyc-taxi-duration[serve] @ {source}'",
+    "fetch": "needs the pipeline extra: pip install 'nyc-taxi-duration[pipeline] @ {source}'",
+    "monitor": "needs the pipeline and monitor extras:"
+    " pip install 'nyc-taxi-duration[pipeline,monitor] @ {source}'",
+}
+
+
+@pytest.mark.parametrize("command", list(LACKS))
+def test_a_command_names_the_extras_it_lacks(core: tuple[Path, Path], command: str, tmp_path: Path) -> None:
     done = in_core(core, "trip-duration", command, "--help", cwd=tmp_path)
-    message = f"error: trip-duration {command} {error.format(source=core[1].as_uri())}\n"
+    message = f"error: trip-duration {command} {LACKS[command].format(source=core[1].as_uri())}\n"
     assert (done.returncode, done.stdout, done.stderr) == (2, "", message)
 
 
