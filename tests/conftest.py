@@ -176,3 +176,13 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from tests.e2e.loop import tell_story
 
     return tell_story(tmp_path_factory.mktemp("loop"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Groups for pytest-xdist's `--dist loadgroup` (pyproject.toml's addopts): a module's tests share
+    a worker, so each module fixture is built once, and so do all the tests that read the loop's
+    story, which go first: the longest group starts at once while the other workers share the rest."""
+    for item in items:
+        group = "story" if "story" in getattr(item, "fixturenames", ()) else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=lambda item: "story" not in getattr(item, "fixturenames", ()))  # stable: order kept
