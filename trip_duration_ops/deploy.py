@@ -144,6 +144,15 @@ def check_reviewed(repo: str, located: Located, name: str, ref: str) -> None:
         raise InputError(repo, f"git merge-base --is-ancestor {located.rev} {ref}: {reachable.stderr}")
 
 
+def switch(folder: Path, manifest: dict[str, Any], lead: float = LEAD_SECONDS) -> dict[str, Any]:
+    """Write the manifest in one rename, stamped with when its model takes over: the switch, made
+    last, once the model file it names is in the folder."""
+    at = datetime.fromtimestamp(time.time() + lead, UTC)  # counted from the switch, not the download
+    manifest = {**manifest, "takes_over_at": at.isoformat(timespec="milliseconds").replace("+00:00", "Z")}
+    write_text(folder / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
 def deploy(
     repo: str,
     folder: Path,
@@ -167,9 +176,7 @@ def deploy(
         if (before.get("version"), before.get("md5")) == (manifest["version"], manifest["md5"]):
             return before, False
         download(located, repo, folder / manifest["file"])
-        at = datetime.fromtimestamp(time.time() + lead, UTC)  # counted from the switch, not the download
-        manifest["takes_over_at"] = at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        write_text(current, json.dumps(manifest, indent=2) + "\n")  # last: the switch
+        manifest = switch(folder, manifest, lead)
         prune(folder, name, {manifest["file"], str(before.get("file"))})
     return manifest, True
 
