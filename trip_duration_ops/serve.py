@@ -45,12 +45,12 @@ def main(argv: list[str] | None = None) -> None:
         raise InputError(args.model_dir, "is not a folder (write one: trip-duration deploy --to ...)")
     if args.model is not None and not args.model.is_file():
         raise InputError(args.model, "is not a file (make one: dvc repro)")
-    if args.model is not None:
-        check_model(args.model)
     try:
         import uvicorn
-    except ImportError:
-        raise InputError("uvicorn", "not installed: pip install 'nyc-taxi-duration[serve]'") from None
+
+        from trip_duration_ops.service.settings import read_settings
+    except ImportError as error:
+        raise InputError(str(error.name), "not installed: pip install 'nyc-taxi-duration[serve]'") from None
 
     # uvicorn's workers are separate processes: each builds the app from these.
     os.environ.pop("TRIP_DURATION_MODEL_DIR", None)
@@ -60,6 +60,9 @@ def main(argv: list[str] | None = None) -> None:
     else:
         os.environ["TRIP_DURATION_MODEL"] = str(args.model.resolve())
     os.environ["TRIP_DURATION_POLL_SECONDS"] = str(args.poll_seconds)
+    read_settings()  # as each worker will read them: a bad one stops the command here, in one line
+    if args.model is not None:
+        check_model(args.model)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     uvicorn.run(
         "trip_duration_ops.service.app:create_app",

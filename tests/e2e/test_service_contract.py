@@ -70,8 +70,8 @@ def test_a_pickup_is_scored_at_its_new_york_time(server: Server, time_model: Pat
 
 
 def test_both_ways_of_scoring_see_the_same_new_york_time(time_model: Path) -> None:
-    from trip_duration_ops.service.app import validate
     from trip_duration_ops.service.deployment import Loaded, load_file
+    from trip_duration_ops.service.routes import validate
 
     loaded = load_file(time_model)
     assert loaded.scorer is not None  # a linear model: the service scores it with numpy

@@ -22,6 +22,7 @@ from trip_duration_ops.catalog import file_md5
 from trip_duration_ops.service import deployment
 from trip_duration_ops.service.app import create_app
 from trip_duration_ops.service.batching import Batcher
+from trip_duration_ops.service.settings import Settings
 from trip_duration_ops.service.state import ModelState
 
 TRIP = {"PULocationID": 74, "DOLocationID": 75, "trip_distance": 1.2}
@@ -81,7 +82,7 @@ def test_the_poll_survives_an_os_error_and_ready_says_why(
         return real_md5(path)
 
     monkeypatch.setattr(deployment, "file_md5", md5)
-    app = create_app(model_dir=folder, poll_seconds=0.05)
+    app = create_app(Settings(model_dir=folder, poll_seconds=0.05))
     with caplog.at_level(logging.INFO, "trip_duration.service"), TestClient(app) as client:
         assert client.get("/ready").json()["version"] == "v1"
         deploy(folder, models[1], "v2")
@@ -115,7 +116,7 @@ def test_the_batcher_survives_an_error_and_a_stopped_one_is_not_ready(
         await real_score(self, jobs)
 
     monkeypatch.setattr(Batcher, "_score", score)
-    app = create_app(model_dir=folder, poll_seconds=0.05)
+    app = create_app(Settings(model_dir=folder, poll_seconds=0.05))
     with TestClient(app, raise_server_exceptions=False) as client:
         assert client.post("/predict", json=TRIP).status_code == 500  # the batch that failed
         assert client.post("/predict", json=TRIP).json()["version"] == "v1"  # the loop went on

@@ -1,60 +1,30 @@
-"""The ASGI app: POST /predict, GET /health, /ready, /model, POST /reload; OpenAPI at /docs.
+"""The ASGI app: the routes (routes.py) over the state, background loops, middleware and lifespan
+built here; OpenAPI at /docs.
 
-Configured by environment, so that every uvicorn worker process builds the same app:
-TRIP_DURATION_MODEL_DIR (a folder written by `trip-duration deploy`) or TRIP_DURATION_MODEL
-(a model file), and TRIP_DURATION_POLL_SECONDS (how often the folder's manifest is checked).
+`create_app(settings)` builds it for a deployment folder or a model file (settings.py). Called
+without settings, as uvicorn's factory, it reads them from the environment: every uvicorn worker
+process builds the same app that way.
 """
 
 import asyncio
 import contextlib
 import logging
-import os
-import time
 from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
 
-import numpy as np
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from pydantic import TypeAdapter, ValidationError
+from fastapi import FastAPI
+from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trip_duration_ops.service import LOG_FORMAT
 from trip_duration_ops.service.batching import Batcher
 from trip_duration_ops.service.limits import MAX_BODY_BYTES, BodyLimit
-from trip_duration_ops.service.schemas import (
-    MAX_BATCH,
-    InvalidRequest,
-    NotReady,
-    Prediction,
-    Ready,
-    TooLarge,
-    Trip,
-)
-from trip_duration_ops.service.state import NOT_READY as NO_MODEL_YET
+from trip_duration_ops.service.routes import router
+from trip_duration_ops.service.schemas import TooLarge
+from trip_duration_ops.service.settings import Settings, from_environment
 from trip_duration_ops.service.state import ModelState
 from trip_duration_ops.service.supervision import Loop
 
 log = logging.getLogger("trip_duration.service")
-ONE, MANY = TypeAdapter(Trip), TypeAdapter(list[Trip])
-NOT_READY = {"ready": False, "detail": NO_MODEL_YET}
-
-
-def validate(body: bytes) -> tuple[list[dict[str, Any]], bool]:
-    """The trips of a request body and whether it was a list; a 422 naming the field otherwise."""
-    many = body.lstrip()[:1] == b"["
-    try:
-        trips = MANY.validate_json(body) if many else [ONE.validate_json(body)]
-    except ValidationError as error:
-        raise RequestValidationError(
-            [{**e, "loc": ("body", *e["loc"])} for e in error.errors(include_url=False, include_input=False)]
-        ) from None
-    if len(trips) > MAX_BATCH:
-        problem = {"loc": ("body",), "msg": f"at most {MAX_BATCH} trips per request", "type": "too_long"}
-        raise RequestValidationError([problem])
-    return [trip.__dict__ for trip in trips], many
 
 
 class VersionHeader:
@@ -94,113 +64,46 @@ def poll_loop(state: ModelState, seconds: float) -> Loop:
     return Loop("deployment poll", step, backoff=seconds)
 
 
-def create_app(
-    model_dir: Path | None = None, model_file: Path | None = None, poll_seconds: float = 2.0
-) -> FastAPI:
-    """The service for a deployment folder or a model file (default: from the environment)."""
-    if model_dir is None and model_file is None:
-        folder, file = os.environ.get("TRIP_DURATION_MODEL_DIR"), os.environ.get("TRIP_DURATION_MODEL")
-        model_dir, model_file = (Path(folder) if folder else None), (Path(file) if file else None)
-        poll_seconds = float(os.environ.get("TRIP_DURATION_POLL_SECONDS", poll_seconds))
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Start the batcher, load the model, then start the poll (which retries a failed load); stop
+    the loops at shutdown."""
+    state: ModelState = app.state.model
+    batcher, *others = loops = app.state.loops
+    settings: Settings = app.state.settings
+    batcher.start()
+    try:
+        await state.reload()
+    except Exception:  # the poll tries again
+        log.exception("loading the deployment failed (retrying every %.1f s)", settings.poll_seconds)
+    for loop in others:
+        loop.start()
+    yield
+    for loop in loops:
+        loop.stop()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The service for `settings`; without them, for the environment's (exiting in one line on a bad one)."""
+    if settings is None:
+        settings = from_environment()
     if not logging.getLogger().handlers:  # a worker process that uvicorn spawned: log as the parent does
         logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    state, batcher = ModelState(model_dir, model_file), Batcher()
+    state, batcher = ModelState(settings.model_dir, settings.model), Batcher()
     loops = [Loop("batcher", batcher.step)]
-    if model_dir is not None:
-        loops.append(poll_loop(state, poll_seconds))
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        loops[0].start()
-        try:
-            await state.reload()
-        except Exception:  # the poll tries again
-            log.exception("loading the deployment failed (retrying every %.1f s)", poll_seconds)
-        for loop in loops[1:]:
-            loop.start()
-        yield
-        for loop in loops:
-            loop.stop()
-
-    def problem() -> str | None:
-        """Why the service cannot answer as it should: a loop that cannot go on, or the model."""
-        return next((why for loop in loops if (why := loop.problem())), None) or state.problem()
-
+    if settings.model_dir is not None:
+        loops.append(poll_loop(state, settings.poll_seconds))
     app = FastAPI(
         title="trip-duration",
         summary="NYC taxi trip duration in minutes",
         description=f"Request bodies are at most {MAX_BODY_BYTES:,} bytes: any larger gets a 413.",
         lifespan=lifespan,
         responses={413: {"model": TooLarge, "description": f"Request body over {MAX_BODY_BYTES:,} bytes"}},
+        middleware=[  # outermost first
+            Middleware(VersionHeader, state=state),  # a 413 names the version serving too
+            Middleware(BodyLimit),
+        ],
     )
-    app.state.model, app.state.batcher, app.state.loops = state, batcher, loops
-    app.add_middleware(BodyLimit)  # inside VersionHeader: a 413 names the version serving too
-    app.add_middleware(VersionHeader, state=state)
-    many_schema = {"type": "array", "items": Trip.model_json_schema(), "maxItems": MAX_BATCH}
-    body_schema = {"oneOf": [Trip.model_json_schema(), many_schema]}
-
-    @app.post(
-        "/predict",
-        openapi_extra={
-            "requestBody": {"required": True, "content": {"application/json": {"schema": body_schema}}}
-        },
-        response_model=Prediction | list[Prediction],
-        responses={
-            422: {"model": InvalidRequest, "description": "Not one trip or a list of trips"},
-            503: {"model": NotReady, "description": "Not ready: the detail says why"},
-        },
-    )
-    async def predict(request: Request) -> JSONResponse:
-        """Minutes for one trip, or for a list of trips in order."""
-        started = time.perf_counter()
-        trips, many = validate(await request.body())
-        try:
-            loaded = await state.serving()
-        except Exception as error:  # the model due now did not load in this process
-            return JSONResponse({**NOT_READY, "detail": state.problem() or repr(error)}, status_code=503)
-        if loaded is None or loops[0].stopped():  # nothing to answer with, or nothing would score it
-            return JSONResponse({**NOT_READY, "detail": problem() or NOT_READY["detail"]}, status_code=503)
-        minutes: np.ndarray | list[float] = await batcher.predict(loaded, trips) if trips else []
-        answers = [
-            {"duration": round(float(m), 4), "model": loaded.name, "version": loaded.version} for m in minutes
-        ]
-        response = JSONResponse(answers if many else answers[0], headers={"X-Model-Version": loaded.version})
-        took = (time.perf_counter() - started) * 1000  # the body is rendered: all but sending it
-        log.info("predict: %d trip(s), %.2f ms, %s %s", len(trips), took, loaded.name, loaded.version)
-        return response
-
-    @app.get("/health")
-    async def health() -> dict[str, str]:
-        """The process is alive (it may have no model yet: see /ready)."""
-        return {"status": "alive"}
-
-    @app.get(
-        "/ready",
-        responses={
-            200: {"model": Ready},
-            503: {"model": NotReady, "description": "Not ready: the detail says why"},
-        },
-    )
-    async def ready() -> JSONResponse:
-        """200 once a model has loaded and answered its probe; 503 before, or when it cannot go on."""
-        with contextlib.suppress(Exception):  # a due switch fails here as it does in /predict: said below
-            await state.serving()
-        if (why := problem()) is not None:
-            return JSONResponse({**NOT_READY, "detail": why}, status_code=503)
-        loaded = state.current
-        assert loaded is not None
-        body = {"ready": True, "model": loaded.name, "version": loaded.version}
-        return JSONResponse(body)
-
-    @app.get("/model")
-    async def model() -> dict[str, Any]:
-        """The manifest of the model served, and the last deployment refused, if any."""
-        return state.describe()
-
-    @app.post("/reload")
-    async def reload() -> dict[str, Any]:
-        """Check the deployment folder now instead of at the next poll."""
-        await state.reload()
-        return state.describe()
-
+    app.state.settings, app.state.model, app.state.batcher, app.state.loops = settings, state, batcher, loops
+    app.include_router(router)
     return app

@@ -1,0 +1,142 @@
+"""The service's routes: POST /predict, GET /health, /ready, /model, POST /reload, on one APIRouter.
+
+They hold no state: the model state, the batcher and the background loops are the app's
+(`create_app` puts them on `app.state`), reached through the dependencies below.
+"""
+
+import contextlib
+import logging
+import time
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import TypeAdapter, ValidationError
+
+from trip_duration_ops.service.batching import Batcher
+from trip_duration_ops.service.schemas import MAX_BATCH, InvalidRequest, NotReady, Prediction, Ready, Trip
+from trip_duration_ops.service.state import NOT_READY as NO_MODEL_YET
+from trip_duration_ops.service.state import ModelState
+from trip_duration_ops.service.supervision import Loop
+
+log = logging.getLogger("trip_duration.service")
+ONE, MANY = TypeAdapter(Trip), TypeAdapter(list[Trip])
+NOT_READY = {"ready": False, "detail": NO_MODEL_YET}
+NOT_READY_ANSWER: dict[int | str, dict[str, Any]] = {
+    503: {"model": NotReady, "description": "Not ready: the detail says why"}
+}
+
+
+# The dependencies are coroutines: FastAPI would call plain functions in a worker thread.
+async def model_state(request: Request) -> ModelState:
+    return request.app.state.model
+
+
+async def batcher(request: Request) -> Batcher:
+    return request.app.state.batcher
+
+
+async def loops(request: Request) -> list[Loop]:
+    """The background loops: the batcher's first, then the deployment poll when there is one."""
+    return request.app.state.loops
+
+
+State = Annotated[ModelState, Depends(model_state)]
+Scoring = Annotated[Batcher, Depends(batcher)]
+Loops = Annotated[list[Loop], Depends(loops)]
+
+router = APIRouter()
+
+
+def validate(body: bytes) -> tuple[list[dict[str, Any]], bool]:
+    """The trips of a request body and whether it was a list; a 422 naming the field otherwise."""
+    many = body.lstrip()[:1] == b"["
+    try:
+        trips = MANY.validate_json(body) if many else [ONE.validate_json(body)]
+    except ValidationError as error:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in error.errors(include_url=False, include_input=False)]
+        ) from None
+    if len(trips) > MAX_BATCH:
+        problem = {"loc": ("body",), "msg": f"at most {MAX_BATCH} trips per request", "type": "too_long"}
+        raise RequestValidationError([problem])
+    return [trip.__dict__ for trip in trips], many
+
+
+def problem(state: ModelState, loops: list[Loop]) -> str | None:
+    """Why the service cannot answer as it should: a loop that cannot go on, or the model."""
+    return next((why for loop in loops if (why := loop.problem())), None) or state.problem()
+
+
+def not_ready(detail: str) -> JSONResponse:
+    return JSONResponse({**NOT_READY, "detail": detail}, status_code=503)
+
+
+# The body is read and validated by `validate`, one pydantic call for a trip or a list: its schema
+# is written here, as a body parameter would have documented it.
+MANY_SCHEMA = {"type": "array", "items": Trip.model_json_schema(), "maxItems": MAX_BATCH}
+BODY_SCHEMA = {"oneOf": [Trip.model_json_schema(), MANY_SCHEMA]}
+
+
+@router.post(
+    "/predict",
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": BODY_SCHEMA}}}
+    },
+    response_model=Prediction | list[Prediction],
+    responses={
+        422: {"model": InvalidRequest, "description": "Not one trip or a list of trips"},
+        **NOT_READY_ANSWER,
+    },
+)
+async def predict(request: Request, state: State, batcher: Scoring, loops: Loops) -> JSONResponse:
+    """Minutes for one trip, or for a list of trips in order."""
+    started = time.perf_counter()
+    trips, many = validate(await request.body())
+    try:
+        loaded = await state.serving()
+    except Exception as error:  # the model due now did not load in this process
+        return not_ready(state.problem() or repr(error))
+    if loaded is None or loops[0].stopped():  # nothing to answer with, or nothing would score it
+        return not_ready(problem(state, loops) or NO_MODEL_YET)
+    minutes: np.ndarray | list[float] = await batcher.predict(loaded, trips) if trips else []
+    answers = [
+        {"duration": round(float(m), 4), "model": loaded.name, "version": loaded.version} for m in minutes
+    ]
+    response = JSONResponse(answers if many else answers[0], headers={"X-Model-Version": loaded.version})
+    took = (time.perf_counter() - started) * 1000  # the body is rendered: all but sending it
+    log.info("predict: %d trip(s), %.2f ms, %s %s", len(trips), took, loaded.name, loaded.version)
+    return response
+
+
+@router.get("/health")
+async def health() -> dict[str, str]:
+    """The process is alive (it may have no model yet: see /ready)."""
+    return {"status": "alive"}
+
+
+@router.get("/ready", responses={200: {"model": Ready}, **NOT_READY_ANSWER})
+async def ready(state: State, loops: Loops) -> JSONResponse:
+    """200 once a model has loaded and answered its probe; 503 before, or when it cannot go on."""
+    with contextlib.suppress(Exception):  # a due switch fails here as it does in /predict: said below
+        await state.serving()
+    if (why := problem(state, loops)) is not None:
+        return not_ready(why)
+    loaded = state.current
+    assert loaded is not None
+    return JSONResponse({"ready": True, "model": loaded.name, "version": loaded.version})
+
+
+@router.get("/model")
+async def model(state: State) -> dict[str, Any]:
+    """The manifest of the model served, and the last deployment refused, if any."""
+    return state.describe()
+
+
+@router.post("/reload")
+async def reload(state: State) -> dict[str, Any]:
+    """Check the deployment folder now instead of at the next poll."""
+    await state.reload()
+    return state.describe()
