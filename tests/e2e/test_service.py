@@ -2,6 +2,7 @@
 
 A bare origin holds two registered versions (v0.1.0 linear, v0.1.1 ridge); `trip-duration deploy`
 places them in a serving folder and `trip-duration serve` runs as its own process on a free port.
+Only what needs that real server is here: each route's answers are tests/unit/test_service_app.py.
 """
 
 import http.client
@@ -48,18 +49,6 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
         sh("trip-duration", "publish", "--push", cwd=project)
     sh("git", "clone", "-q", str(root / "origin.git"), str(root / "clone"), cwd=root)
     return root / "clone"
-
-
-@pytest.fixture(scope="module")
-def file_server(registry: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One service for the model file that `dvc repro` left in the clone."""
-    sh("dvc", "pull", "-q", "models/trip-duration.joblib", cwd=registry)
-    server = Server(
-        "--model", str(registry / "models" / "trip-duration.joblib"), cwd=tmp_path_factory.mktemp("file")
-    )
-    wait_ready(server.port)
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -110,76 +99,6 @@ def test_deploy_then_serve_answers_as_the_model_does(registry: Path, tmp_path: P
     status, body, headers = request(server.port, "POST", "/predict", TRIP)
     assert (status, body) == (200, {"duration": expected, "model": "trip-duration", "version": "v0.1.1"})
     assert headers["x-model-version"] == "v0.1.1"
-    trips = [
-        TRIP,
-        {**TRIP, "PULocationID": 264, "DOLocationID": 1, "pickup_datetime": "2021-03-01T08:00:00Z"},
-    ]
-    status, body, _ = request(server.port, "POST", "/predict", trips)
-    assert status == 200 and [answer["duration"] for answer in body] == [
-        round(float(m), 4)
-        for m in model.predict(pd.DataFrame([{**t, "pickup_datetime": None} for t in trips]))
-    ]
-    status, body, _ = request(server.port, "GET", "/model")
-    assert status == 200 and body["serving"]["version"] == "v0.1.1" and body["refused"] is None
-    assert request(server.port, "GET", "/docs")[0] == 200
-    assert set(request(server.port, "GET", "/openapi.json")[1]["paths"]) == {
-        "/predict",
-        "/health",
-        "/ready",
-        "/model",
-        "/reload",
-    }
-
-
-@pytest.mark.parametrize(
-    ("body", "loc"),
-    [
-        ({"DOLocationID": 75, "trip_distance": 1.2}, ["body", "PULocationID"]),
-        ({**TRIP, "PULocationID": "74a"}, ["body", "PULocationID"]),
-        ({**TRIP, "DOLocationID": 266}, ["body", "DOLocationID"]),
-        ({**TRIP, "PULocationID": 0}, ["body", "PULocationID"]),
-        ({**TRIP, "trip_distance": -0.5}, ["body", "trip_distance"]),
-        ({**TRIP, "trip_distance": 5000}, ["body", "trip_distance"]),
-        ({**TRIP, "pickup_datetime": "yesterday"}, ["body", "pickup_datetime"]),
-        ({**TRIP, "pickup_datetime": 0}, ["body", "pickup_datetime"]),  # not read as 1970-01-01
-        ({**TRIP, "pickup_datetime": "1614585600"}, ["body", "pickup_datetime"]),
-        ({**TRIP, "PULocationID": 74.5}, ["body", "PULocationID"]),  # 74.0 is the zone 74
-        ({**TRIP, "PULocationID": "74"}, ["body", "PULocationID"]),
-        ({**TRIP, "DOLocationID": True}, ["body", "DOLocationID"]),
-        ({**TRIP, "trip_distance": "1.2"}, ["body", "trip_distance"]),
-        ({**TRIP, "tip": 3}, ["body", "tip"]),
-        ([TRIP, {**TRIP, "trip_distance": None}], ["body", 1, "trip_distance"]),
-    ],
-)
-def test_bad_input_is_a_422_naming_the_field(file_server: Server, body: Any, loc: list) -> None:
-    status, answer, headers = request(file_server.port, "POST", "/predict", body)
-    assert status == 422 and [error["loc"] for error in answer["detail"]] == [loc]
-    assert headers["x-model-version"].startswith("local-")
-
-
-def test_not_json_is_a_422(file_server: Server) -> None:
-    status, answer, _ = request(file_server.port, "POST", "/predict", b"{not json")
-    assert status == 422 and answer["detail"][0]["type"] == "json_invalid"
-
-
-def test_a_model_file_from_dvc_repro_serves_under_its_md5(file_server: Server, registry: Path) -> None:
-    from trip_duration_ops.catalog import file_md5
-
-    md5 = file_md5(registry / "models" / "trip-duration.joblib")
-    status, body, _ = request(file_server.port, "POST", "/predict", TRIP)
-    assert status == 200 and body["version"] == f"local-{md5[:8]}"
-
-
-def test_no_model_yet_is_alive_but_not_ready(tmp_path: Path, serve: Any) -> None:
-    folder = tmp_path / "empty"
-    folder.mkdir()
-    server = serve("--model-dir", str(folder))
-    health = request(server.port, "GET", "/health")
-    assert health[:2] == (200, {"status": "alive"}) and "x-model-version" not in health[2]
-    assert request(server.port, "GET", "/ready")[0] == 503
-    assert request(server.port, "POST", "/predict", TRIP)[0] == 503
-    body = request(server.port, "GET", "/model")[1]
-    assert body["serving"] is None and "manifest.json: missing" in body["refused"]["error"]
 
 
 def test_versions_switch_under_load_without_a_failed_request(
@@ -277,10 +196,8 @@ def test_batch_scoring_a_month(registry: Path, tmp_path: Path) -> None:
     assert done.stdout.startswith(f"score: 2021-03, {scored.num_rows:,} trips, trip-duration v0.1.1 -> {out}")
 
 
-def test_serve_a_file_that_is_not_a_model_fails_in_one_line(
-    registry: Path, file_server: Server, tmp_path: Path
-) -> None:
-    real = (registry / "models" / "trip-duration.joblib").read_bytes()  # pulled for file_server
+def test_serve_a_file_that_is_not_a_model_fails_in_one_line(hgb_model: Path, tmp_path: Path) -> None:
+    real = hgb_model.read_bytes()
     bad = {"empty": b"", "text": b"not a model\n", "truncated": real[: len(real) // 2]}
     bad["a pickle, not a model"] = pickle.dumps({"coef": [1.0]})
     for name, data in bad.items():
