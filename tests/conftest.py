@@ -178,6 +178,7 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return tell_story(tmp_path_factory.mktemp("loop"))
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Groups for pytest-xdist's `--dist loadgroup` (pyproject.toml's addopts): a module's tests share
     a worker, so each module fixture is built once, and so do all the tests that read the loop's
