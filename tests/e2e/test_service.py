@@ -293,7 +293,9 @@ def test_health_answers_while_a_tree_model_scores_a_large_batch(hgb_model: Path,
     # Measured with load average 12 on 2 cores: predict on the event loop, p50 162 ms and 13 probes
     # in 3 s; in a thread, p50 1.0 ms, p75 under 10 ms (the body's validation and a busy machine
     # still hold the loop now and then: a bound on the worst probe would test the machine).
-    assert batches >= 3 and took[len(took) * 3 // 4] < 50, took
+    # At least one batch answered while the probes ran: scoring went on beside them (how many is the
+    # machine's business: the suite runs on every core).
+    assert batches >= 1 and took[len(took) * 3 // 4] < 50, took
 
 
 @pytest.mark.parametrize("lead", [[], ["--lead-seconds", "0"]], ids=["default lead", "no lead"])
