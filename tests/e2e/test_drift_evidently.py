@@ -15,9 +15,9 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from stages.prepare import prepare_windows
 from trip_duration import drift, monitoring, stattests
 from trip_duration.model import build_model, fit, input_columns
+from trip_duration.trips import cleaning, read_window
 from trip_duration_ops.drift_report import evidently_report
 
 TOLERANCE = 1e-6
@@ -72,7 +72,10 @@ def pipeline(mirror: Path) -> tuple[monitoring.Watch, monitoring.Reference]:
     """The default model trained in-process on 2021-01, and its reference: 2021-02, sampled."""
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     data = {key: value for key, value in params["data"].items() if key != "name"}
-    train, val = (table.to_pandas() for table in prepare_windows(mirror, **data))
+    train, val = (
+        read_window(mirror, data["taxi"], data[months], **cleaning(data)).to_pandas()
+        for months in ("train_months", "val_months")
+    )
     model = build_model(params["features"], params["model"])
     fit(model, train[input_columns(params["features"])], train["duration"].to_numpy())
     features = {**params["features"], **FEATURES}
