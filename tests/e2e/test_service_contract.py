@@ -21,6 +21,7 @@ import pytest
 import requests  # schemathesis' own client, installed with it
 from conftest import BIN, ROOT, copy_of, env, sh
 
+from tests.e2e.browser import Browser
 from tests.e2e.serving import Server, request, wait_ready
 from trip_duration_ops.service.limits import MAX_BODY_BYTES
 
@@ -187,3 +188,18 @@ def test_schemathesis_finds_nothing_wrong(server: Server, tmp_path: Path) -> Non
     assert "Tested: 5" in done.stdout
     assert_healthy(server.port)
     assert "Traceback" not in server.log.read_text()
+
+
+def test_docs_draw_every_operation_offline_in_a_browser(server: Server) -> None:
+    """/docs in Chromium with nothing outside the service reachable: Swagger UI's script and styles
+    come from the service, and it draws one block per operation of the OpenAPI document."""
+
+    def operations(page: Any) -> list[str]:
+        page.wait_for_selector(".opblock-summary-path", timeout=30_000)
+        return page.eval_on_selector_all(".opblock-summary-path", "found => found.map(e => e.dataset.path)")
+
+    with Browser() as browser:
+        seen = browser.visit(f"http://127.0.0.1:{server.port}/docs", "service-docs", then=operations)
+    assert seen.outside_requests == []
+    assert seen.console_errors == []
+    assert seen.result == ["/predict", "/health", "/ready", "/model", "/reload"]

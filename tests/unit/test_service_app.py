@@ -5,6 +5,7 @@ What needs a real server (uvicorn's workers, switching under load, `trip-duratio
 is in tests/e2e/test_service.py.
 """
 
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -230,6 +231,16 @@ def test_model_shows_the_manifest_served(v1: tuple[TestClient, dict]) -> None:
 def test_the_documents_answer(client: TestClient) -> None:
     docs = client.get("/docs")
     assert docs.status_code == 200 and "swagger-ui" in docs.text
+    linked = re.findall(r'(?:src|href)="([^"]+)"', docs.text)
+    assert linked == [
+        "/docs/assets/swagger-ui.css",
+        "/docs/assets/favicon-32x32.png",
+        "/docs/assets/swagger-ui-bundle.js",
+    ]  # the service's own: no CDN
+    for path, kind in zip(linked, ("text/css", "image/png", "text/javascript"), strict=True):
+        asset = client.get(path)
+        assert asset.status_code == 200 and asset.headers["content-type"].startswith(kind), path
+    assert client.get("/redoc").status_code == 404  # ReDoc would need its CDN script
     document = client.get("/openapi.json").json()
     assert list(document["paths"]) == ["/predict", "/health", "/ready", "/model", "/reload"]
     assert document == client.app.openapi()  # type: ignore[attr-defined]

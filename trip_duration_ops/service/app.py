@@ -12,13 +12,14 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trip_duration_ops.service import LOG_FORMAT
 from trip_duration_ops.service.batching import Batcher
 from trip_duration_ops.service.limits import MAX_BODY_BYTES, BodyLimit
-from trip_duration_ops.service.routes import router
+from trip_duration_ops.service.routes import SWAGGER_ASSETS, SWAGGER_UI, router
 from trip_duration_ops.service.schemas import TooLarge
 from trip_duration_ops.service.settings import Settings, from_environment
 from trip_duration_ops.service.state import ModelState
@@ -98,6 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="NYC taxi trip duration in minutes",
         description=f"Request bodies are at most {MAX_BODY_BYTES:,} bytes: any larger gets a 413.",
         lifespan=lifespan,
+        docs_url=None,  # routes.docs: Swagger UI from the service itself, not from a CDN
+        redoc_url=None,  # ReDoc has no page without its CDN script
         responses={413: {"model": TooLarge, "description": f"Request body over {MAX_BODY_BYTES:,} bytes"}},
         middleware=[  # outermost first
             Middleware(VersionHeader, state=state),  # a 413 names the version serving too
@@ -106,4 +109,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings, app.state.model, app.state.batcher, app.state.loops = settings, state, batcher, loops
     app.include_router(router)
+    app.mount(SWAGGER_ASSETS, StaticFiles(directory=SWAGGER_UI), name="swagger-ui")
     return app

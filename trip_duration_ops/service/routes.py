@@ -5,6 +5,7 @@ They hold no state: the model state, the batcher and the background loops are th
 """
 
 import contextlib
+import importlib.resources
 import logging
 import time
 from typing import Annotated, Any
@@ -12,7 +13,8 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import TypeAdapter, ValidationError
 
 from trip_duration_ops.service.batching import Batcher
@@ -48,6 +50,11 @@ Scoring = Annotated[Batcher, Depends(batcher)]
 Loops = Annotated[list[Loop], Depends(loops)]
 
 router = APIRouter()
+
+# Swagger UI's script, styles and icon, as the fastapi-swagger wheel ships them, served under
+# SWAGGER_ASSETS (create_app mounts them): /docs needs no CDN, so it works offline or behind a proxy.
+SWAGGER_UI = str(importlib.resources.files("fastapi_swagger") / "resources")
+SWAGGER_ASSETS = "/docs/assets"
 
 
 def validate(body: bytes) -> tuple[list[dict[str, Any]], bool]:
@@ -140,3 +147,18 @@ async def reload(state: State) -> dict[str, Any]:
     """Check the deployment folder now instead of at the next poll."""
     await state.reload()
     return state.describe()
+
+
+@router.get("/docs", include_in_schema=False)
+async def docs(request: Request) -> HTMLResponse:
+    """Swagger UI for the OpenAPI document, its assets served by the service (FastAPI's self-hosting)."""
+    root = request.scope.get("root_path", "").rstrip("/")
+    assets = f"{root}{SWAGGER_ASSETS}"
+    return get_swagger_ui_html(
+        openapi_url=f"{root}{request.app.openapi_url}",
+        title=f"{request.app.title} - Swagger UI",
+        swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+        swagger_css_url=f"{assets}/swagger-ui.css",
+        swagger_favicon_url=f"{assets}/favicon-32x32.png",
+        swagger_ui_parameters={"validatorUrl": None},  # no call to validator.swagger.io
+    )
