@@ -106,5 +106,5 @@ def paths_named(names: list[str], dvc_yaml: str = "dvc.yaml") -> list[str]:
     paths = pipeline_paths(read_yaml(dvc_yaml), dvc_yaml)
     missing = [name for name in names if name not in paths]
     if missing:
-        raise InputError(dvc_yaml, f"vars.paths has no '{missing[0]}'")
+        raise InputError(dvc_yaml, f"vars.paths has no {', '.join(repr(name) for name in missing)}")
     return [paths[name] for name in names]

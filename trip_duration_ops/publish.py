@@ -35,7 +35,7 @@ from trip_duration.errors import InputError, one_line, run
 from trip_duration.files import read_yaml, write_text
 from trip_duration_ops import registry
 from trip_duration_ops.card import Decision, model_card
-from trip_duration_ops.catalog import data_months, pipeline_paths
+from trip_duration_ops.catalog import data_months, paths_named
 from trip_duration_ops.gitops import git
 from trip_duration_ops.versioning import choose_version
 
@@ -82,11 +82,8 @@ def declared_paths(dvc_yaml: str, artifact: str) -> tuple[str, str, str]:
         }
     if artifact not in declared:
         raise InputError(dvc_yaml, f"declares no artifact '{artifact}'")
-    paths = pipeline_paths(read_yaml(dvc_yaml), dvc_yaml)
-    missing = [key for key in ("val", "metrics") if key not in paths]
-    if missing:
-        raise InputError(dvc_yaml, f"vars.paths lacks {', '.join(missing)}")
-    return declared[artifact].path, paths["val"], paths["metrics"]
+    val, metrics_path = paths_named(["val", "metrics"], dvc_yaml)
+    return declared[artifact].path, val, metrics_path
 
 
 def require_clean_workspace() -> None:

@@ -1,4 +1,5 @@
-"""The service's routes: POST /predict, GET /health, /ready, /model, POST /reload, on one APIRouter.
+"""The service's routes on one APIRouter: POST /predict, GET /health, /ready, /model, POST /reload,
+and GET /docs (Swagger UI, its assets served by the app).
 
 They hold no state: the model state, the batcher and the background loops are the app's
 (`create_app` puts them on `app.state`), reached through the dependencies below.
