@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from trip_duration import drift, metrics
+from trip_duration.errors import InputError
 from trip_duration.tlc import file_name, month_file, months_in, read_trips, to_numpy
 from trip_duration.trips import NAT, clean_month
 
@@ -159,7 +160,10 @@ def judge(
     performance["rmse_threshold"] = round(limit, DIGITS)  # the rmse above which the month alerts
     frame = drift.drift_frame(trips, [*categorical, *numeric], predicted)
     current = drift.sample(frame, thresholds["drift_sample"], thresholds["seed"])
-    drifts = drift.drift_scores(reference_.frame, current, categorical, numeric)
+    try:
+        drifts = drift.drift_scores(reference_.frame, current, categorical, numeric)
+    except ValueError as error:  # a column with no value to test, e.g. no distance at all
+        raise InputError(path, f"cannot test drift ({error})") from None
     reasons = decide(
         len(trips),
         performance["rmse_increase_pct"],

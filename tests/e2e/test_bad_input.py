@@ -18,9 +18,11 @@ import time
 from pathlib import Path
 
 import joblib
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import yaml
-from conftest import BIN, copy_of, env, sh
+from conftest import BIN, copy_of, env, mirror_dir, sh
 
 ELSEWHERE = " --out {out}/monitoring --reports {out}/reports"  # a row that passes by mistake writes there
 SKIP = {".git", "cache", "tmp", "__pycache__"}  # .dvc/cache and .dvc/tmp: DVC's own bookkeeping
@@ -157,6 +159,12 @@ ROWS = [
         ("data/green_tripdata_2021-05.parquet: is missing",),
     ),
     Row(
+        "month with no distance at all",
+        "monitor --months 2021-03 --model models/trip-duration.joblib --data-dir {bad}/no-distance"
+        + ELSEWHERE,
+        ("{bad}/no-distance/green_tripdata_2021-03.parquet: cannot test drift (drift of trip_distance",),
+    ),
+    Row(
         "malformed month", "score --month 2021-5 --stage prod --out {out}/p.parquet", ("2021-5: not a month",)
     ),
     Row("malformed month", "fetch 2021-13 --data-dir {out}/data", ("2021-13: not a month",)),
@@ -268,6 +276,13 @@ def world(reproduced: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     (bad / "corrupt-deploy/manifest.json").write_text('{"name": "trip-duration", "vers')
     (bad / "data").mkdir()
     (bad / "data/green_tripdata_2021-02.parquet").write_bytes(b"PAR1" + model[:100])
+    # The validation month as it is, and a month whose distances are all missing.
+    (bad / "no-distance").mkdir()
+    shutil.copy2(project / "data/green_tripdata_2021-02.parquet", bad / "no-distance")
+    march = pq.read_table(mirror_dir() / "green_tripdata_2021-03.parquet")
+    at = march.schema.get_field_index("trip_distance")
+    march = march.set_column(at, "trip_distance", pa.nulls(len(march), pa.float64()))
+    pq.write_table(march, bad / "no-distance/green_tripdata_2021-03.parquet")
     (bad / "no-meta").mkdir()
     (bad / "no-meta.dvc").write_text("outs:\n- path: no-meta\n")
     shutil.copytree(project / "conf", bad / "conf")
