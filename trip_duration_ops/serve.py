@@ -40,7 +40,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=1, help="processes (%(default)s)")
     parser.add_argument("--poll-seconds", type=float, default=2.0, help="manifest check interval")
+    parser.add_argument("--graceful-seconds", type=float, default=30.0, help="wait at SIGTERM (%(default)s)")
     args = parser.parse_args(argv)
+    if not 0 < args.graceful_seconds < float("inf"):
+        raise InputError("--graceful-seconds", f"must be finite and above 0 (got {args.graceful_seconds})")
     if args.model_dir is not None and not args.model_dir.is_dir():
         raise InputError(args.model_dir, "is not a folder (write one: trip-duration deploy --to ...)")
     if args.model is not None and not args.model.is_file():
@@ -71,6 +74,7 @@ def main(argv: list[str] | None = None) -> None:
         port=args.port,
         workers=args.workers,
         access_log=False,  # the service's own line per request says more
+        timeout_graceful_shutdown=args.graceful_seconds,  # annotated int; asyncio.timeout takes a float
         log_config=None,  # keep the format set above, in every worker
     )
 
