@@ -92,6 +92,8 @@ def main(argv: list[str] | None = None) -> None:
     os.environ["TRIP_DURATION_POLL_SECONDS"] = str(args.poll_seconds)
     os.environ["TRIP_DURATION_LOG_FORMAT"] = args.log_format
     os.environ["TRIP_DURATION_METRICS"] = str(args.metrics).lower()
+    if args.workers > 1:  # tree models predict on OpenMP threads: one pool per core, not per worker
+        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // args.workers)))
     read_settings()  # as each worker will read them: a bad one stops the command here, in one line
     if args.model is not None:
         check_model(args.model)
