@@ -65,7 +65,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log-format", choices=("text", "json"), default="text",
                         help="text, or json: one object per line (%(default)s)")  # fmt: skip
     parser.add_argument("--no-metrics", dest="metrics", action="store_false", help="no GET /metrics")
+    parser.add_argument("--graceful-seconds", type=float, default=30.0, help="wait at SIGTERM (%(default)s)")
     args = parser.parse_args(argv)
+    if not 0 < args.graceful_seconds < float("inf"):
+        raise InputError("--graceful-seconds", f"must be finite and above 0 (got {args.graceful_seconds})")
     if args.model_dir is not None and not args.model_dir.is_dir():
         raise InputError(args.model_dir, "is not a folder (write one: trip-duration deploy --to ...)")
     if args.model is not None and not args.model.is_file():
@@ -89,6 +92,8 @@ def main(argv: list[str] | None = None) -> None:
     os.environ["TRIP_DURATION_POLL_SECONDS"] = str(args.poll_seconds)
     os.environ["TRIP_DURATION_LOG_FORMAT"] = args.log_format
     os.environ["TRIP_DURATION_METRICS"] = str(args.metrics).lower()
+    if args.workers > 1:  # tree models predict on OpenMP threads: one pool per core, not per worker
+        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // args.workers)))
     read_settings()  # as each worker will read them: a bad one stops the command here, in one line
     if args.model is not None:
         check_model(args.model)
@@ -102,6 +107,7 @@ def main(argv: list[str] | None = None) -> None:
         port=args.port,
         workers=args.workers,
         access_log=False,  # the service's own line per request says more
+        timeout_graceful_shutdown=args.graceful_seconds,  # annotated int; asyncio.timeout takes a float
         log_config=None,  # keep the format set above, in every worker
     )
 

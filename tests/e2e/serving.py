@@ -7,7 +7,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conftest import BIN, env
+import joblib
+import yaml
+from conftest import BIN, ROOT, env, mirror_dir
 
 from bench.services import free_port
 
@@ -67,3 +69,25 @@ def wait_ready(port: int) -> dict[str, Any]:
             return body
         time.sleep(0.1)
     raise AssertionError("the service never became ready")
+
+
+def fit_hgb(folder: Path) -> Path:
+    """model=hgb (gradient boosting on target-encoded zones, no numpy scorer), fit on 2021-01: the
+    service predicts it in a worker thread, a batch at a time."""
+    from threadpoolctl import threadpool_limits
+
+    from trip_duration.model import build_model, fit, input_columns
+    from trip_duration.trips import cleaning, read_window
+
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    hgb = yaml.safe_load((ROOT / "conf" / "model" / "hgb.yaml").read_text())
+    features = {**params["features"], **hgb["features"]}
+    trips = read_window(mirror_dir(), "green", ["2021-01"], **cleaning(params["data"]))
+    columns = input_columns(features)
+    frame = trips.select([*columns, "duration"]).to_pandas()
+    model = build_model(features, hgb["model"])
+    with threadpool_limits(1):  # OpenMP threads spinning on a busy 2-core machine: 1 s becomes 80 s
+        fit(model, frame[columns], frame["duration"].to_numpy())
+    path = folder / "hgb.joblib"
+    joblib.dump(model, path)
+    return path

@@ -28,7 +28,7 @@ from conftest import BIN, env, make_project, sh
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.services import free_port
-from tests.e2e.serving import Server, request, wait_ready
+from tests.e2e.serving import Server, fit_hgb, request, wait_ready
 
 TRIP = {"PULocationID": 74, "DOLocationID": 75, "trip_distance": 1.2}
 
@@ -226,25 +226,7 @@ def test_serve_a_file_that_is_not_a_model_fails_in_one_line(hgb_model: Path, tmp
 
 @pytest.fixture(scope="module")
 def hgb_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """model=hgb (gradient boosting on target-encoded zones, no numpy scorer), fit on 2021-01."""
-    from conftest import ROOT, mirror_dir
-    from threadpoolctl import threadpool_limits
-
-    from trip_duration.model import build_model, fit, input_columns
-    from trip_duration.trips import cleaning, read_window
-
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    hgb = yaml.safe_load((ROOT / "conf" / "model" / "hgb.yaml").read_text())
-    features = {**params["features"], **hgb["features"]}
-    trips = read_window(mirror_dir(), "green", ["2021-01"], **cleaning(params["data"]))
-    columns = input_columns(features)
-    frame = trips.select([*columns, "duration"]).to_pandas()
-    model = build_model(features, hgb["model"])
-    with threadpool_limits(1):  # OpenMP threads spinning on a busy 2-core machine: 1 s becomes 80 s
-        fit(model, frame[columns], frame["duration"].to_numpy())
-    path = tmp_path_factory.mktemp("hgb") / "hgb.joblib"
-    joblib.dump(model, path)
-    return path
+    return fit_hgb(tmp_path_factory.mktemp("hgb"))
 
 
 def test_health_answers_while_a_tree_model_scores_a_large_batch(hgb_model: Path, serve: Any) -> None:

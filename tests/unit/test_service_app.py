@@ -550,3 +550,11 @@ def test_serve_checks_the_settings_before_it_starts(
     code, out, err = call_main(serve.main, ["--model-dir", str(folder), "--poll-seconds", "-1"], capsys)
     assert (code, out) == (1, "")
     assert err == "error: TRIP_DURATION_POLL_SECONDS: Input should be greater than 0 (got '-1.0')\n"
+
+
+def test_serve_wants_a_graceful_wait_above_0_seconds(folder: Path, capsys: pytest.CaptureFixture) -> None:
+    for value in ["0", "-1", "nan", "inf"]:
+        argv = ["--model-dir", str(folder), "--graceful-seconds", value]
+        code, out, err = call_main(serve.main, argv, capsys)
+        assert (code, out) == (1, "")
+        assert err == f"error: --graceful-seconds: must be finite and above 0 (got {float(value)})\n"

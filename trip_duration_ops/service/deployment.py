@@ -51,6 +51,7 @@ class Loaded:
     columns: list[str] = field(default_factory=list)  # the raw trip columns the model reads
     scorer: Scorer | None = None  # model.predict's numbers without scikit-learn's per-call cost
     zones: list[Zones] = field(default_factory=list)  # the zone codes it saw in training, per feature
+    probe: float = math.nan  # its minutes for the PROBE trip
 
     def predict(self, trips: list[dict[str, Any]]) -> np.ndarray:
         """Minutes per trip: by the scorer when the model has one, else by the model on a frame."""
@@ -203,7 +204,7 @@ def load(model_path: Path, manifest: dict[str, Any]) -> Loaded:
         raise DeploymentError(f"{model_path}: cannot serve ({one_line(error, typed=True)})") from None
     if not math.isfinite(answer):
         raise DeploymentError(f"{model_path}: the probe trip got {answer}, not a number of minutes")
-    return Loaded(model, manifest, names, scorer, zones)
+    return Loaded(model, manifest, names, scorer, zones, answer)
 
 
 def load_file(path: Path) -> Loaded:

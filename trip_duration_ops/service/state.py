@@ -225,6 +225,9 @@ class ModelState:
         gc.freeze()
         if self.metrics is not None:
             self.metrics.serving(loaded.manifest)
+        log.info("probe: %s %s answered %.4f minutes for the probe trip", loaded.name, loaded.version,
+                 loaded.probe, extra={"event": "probe", "model": loaded.name, "version": loaded.version,
+                                      "minutes": round(loaded.probe, 4)})  # fmt: skip
         log.info("model %s %s now serves (was %s; loaded and probed in %.0f ms; %s)",
                  loaded.name, loaded.version, previous, took, loaded.predicts_with,
                  extra={"event": "swap" if previous else "load", "model": loaded.name,
