@@ -31,7 +31,7 @@ def request(port: int, method: str, path: str, body: Any = None) -> tuple[int, A
 class Server:
     """`trip-duration serve` as its own process; stops with the test that started it."""
 
-    def __init__(self, *args: str, cwd: Path) -> None:
+    def __init__(self, *args: str, cwd: Path, poll_seconds: float = 0.3) -> None:
         self.port = free_port()
         command = [
             str(BIN / "trip-duration"),
@@ -40,7 +40,7 @@ class Server:
             "--port",
             str(self.port),
             "--poll-seconds",
-            "0.3",
+            str(poll_seconds),
         ]
         self.log = cwd / f"serve-{self.port}.log"
         self.process = subprocess.Popen(

@@ -519,8 +519,9 @@ def test_the_tests_workflow_runs_pytest_on_the_months_it_fetched(tmp_path: Path)
     selection = "--color=no -n 0 tests/e2e/test_reference.py"  # one test: no workers to start
     done = act(project, "push", "tests.yml", payload, tmp_path / "artifacts", PYTEST_ADDOPTS=selection)
     assert done.returncode == 0, done.stdout[-3000:]
-    hooks = "pre-commit hooks (ruff, params.yaml matches conf/, actionlint, zizmor)"
-    for step in ("wrk, the serving benchmark's load generator", hooks):
+    hooks = "pre-commit hooks (ruff, params.yaml matches conf/, actionlint, zizmor, promtool)"
+    prometheus = "prometheus, the alert rules' checker (promtool) and the server of their end-to-end test"
+    for step in ("wrk, the serving benchmark's load generator", prometheus, hooks):
         assert f"Success - Main {step}" in done.stdout
     assert "[20/20] green_tripdata_2023-03.parquet  1.7 MB  fetched, md5 ok" in done.stdout  # into data/
     assert "| tests/e2e/test_reference.py .  " in done.stdout
