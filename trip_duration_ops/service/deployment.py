@@ -68,8 +68,10 @@ class Loaded:
         if not self.zones:
             return None
         missing = np.zeros(len(next(iter(data.values()))), dtype=bool)
-        for derive, known in self.zones:
-            missing |= ~np.isin(derive(data)[:, 0], known)
+        for derive, known in self.zones:  # known is sorted: a binary search per trip
+            codes = derive(data)[:, 0]
+            found = np.minimum(np.searchsorted(known, codes), known.size - 1)
+            missing |= known[found] != codes
         return int(missing.sum())
 
     @property
@@ -101,7 +103,9 @@ def known_zones(model: Any) -> list[Zones]:
         derive, encoder = steps[0][1], steps[1][1]
         categories = getattr(encoder, "categories_", None)
         if getattr(derive, "func", None) in ZONE_FEATURES and categories is not None and len(categories) == 1:
-            found.append((derive.func, np.asarray(categories[0])))
+            known = np.unique(np.asarray(categories[0]))  # sorted, once (np.isin would sort per call)
+            if known.size:
+                found.append((derive.func, known))
     return found
 
 
