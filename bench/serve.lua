@@ -39,6 +39,11 @@ function request()
   return requests[index]
 end
 
+-- More fields for the JSON line (`, "name": value...`): none here; bench/soak.lua adds some.
+function extra_fields()
+  return ""
+end
+
 function done(summary, latency, requests_)
   -- The whole latency histogram (microseconds, count), so that runs can be merged exactly.
   local histogram = {}
@@ -49,7 +54,7 @@ function done(summary, latency, requests_)
   local e = summary.errors
   io.write(string.format(
     '{"requests": %d, "duration_us": %d, "bytes": %d, "p50_us": %d, "p99_us": %d, "errors": '
-      .. '{"connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d}, "latency_us": [%s]}\n',
+      .. '{"connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d}, "latency_us": [%s]%s}\n',
     summary.requests, summary.duration, summary.bytes, latency:percentile(50), latency:percentile(99),
-    e.connect, e.read, e.write, e.status, e.timeout, table.concat(histogram, ",")))
+    e.connect, e.read, e.write, e.status, e.timeout, table.concat(histogram, ","), extra_fields()))
 end
