@@ -1,7 +1,7 @@
 """Stage `evaluate`: validation metrics and plot data from the model's validation predictions.
 
     python -m stages.evaluate --predictions predictions/val.parquet --scores predictions/train.json \
-        --metrics reports/metrics.json --plots reports/plots
+        --metrics reports/metrics.json --plots reports/plots --reference reports/reference.json
 
 numpy and Arrow only (no pandas, no scikit-learn): re-scoring after a model change costs little.
 """
@@ -101,12 +101,24 @@ def evaluate(
     return {**{key: scores[key] for key in ("rmse", "mae", "r2")}, "val_rows": len(duration)}, tables
 
 
+def reference(predicted: np.ndarray) -> dict[str, float]:
+    """What a service running this model should see on trips like the validation month's: the
+    quantiles of its predicted minutes (the deployment's manifest carries them; the service's
+    alert on a shifted median compares with them)."""
+    quantiles = np.quantile(np.asarray(predicted, dtype=np.float64), [0.1, 0.5, 0.9])
+    return {
+        f"predicted_minutes_{name}": round(float(value), 4)
+        for name, value in zip(("p10", "median", "p90"), quantiles, strict=True)
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--predictions", required=True, help="validation trips with predictions")
     parser.add_argument("--scores", required=True, help="training scores from the train stage")
     parser.add_argument("--metrics", required=True, help="output: metrics JSON")
     parser.add_argument("--plots", required=True, help="output: folder of plot CSVs")
+    parser.add_argument("--reference", required=True, help="output: what the service should see (JSON)")
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args(argv)
 
@@ -127,6 +139,7 @@ def main(argv: list[str] | None = None) -> None:
     with atomic_folder(args.plots) as plots:
         for stem, rows in tables.items():
             (plots / f"{stem}.csv").write_text(to_csv(rows), encoding="utf-8")
+    write_text(args.reference, json.dumps(reference(predicted), indent=2) + "\n")
     write_text(args.metrics, json.dumps(scores, indent=2) + "\n")
     print("evaluate: " + ", ".join(f"{key} {value}" for key, value in scores.items()))
 

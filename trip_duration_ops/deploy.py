@@ -44,15 +44,26 @@ KEEP = 2  # model files kept in the folder: the new one and the one it replaces
 LEAD_SECONDS = 5.0
 
 
+def json_at(repo: str, path: str | None, rev: str) -> dict[str, Any]:
+    """A JSON file of the pipeline's at `rev`; {} where the commit has none (an older layout)."""
+    if path is None:
+        return {}
+    try:
+        found = json.loads(read_at(repo, path, rev))
+    except Exception:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
 def describe(repo: str, located: Located, name: str, stage: str | None) -> dict[str, Any]:
     """The manifest: which model, from which commit, trained on what, scoring what."""
     params = yaml.safe_load(read_at(repo, "params.yaml", located.rev)) or {}
     data = params.get("data") or {}
     try:
         paths = pipeline_paths(yaml.safe_load(read_at(repo, "dvc.yaml", located.rev)) or {})
-        metrics = json.loads(read_at(repo, paths["metrics"], located.rev))
     except Exception:  # an older layout: the model still serves, without them in its manifest
-        metrics = {}
+        paths = {}
+    metrics, reference = (json_at(repo, paths.get(name), located.rev) for name in ("metrics", "reference"))
     return {
         "name": name,
         "version": located.version,
@@ -63,6 +74,7 @@ def describe(repo: str, located: Located, name: str, stage: str | None) -> dict[
         "train_months": data.get("train_months"),
         "val_months": data.get("val_months"),
         "metrics": metrics,
+        "reference": reference,  # what the service should see: its alerts compare with it
         "deployed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 

@@ -1,22 +1,28 @@
 """Serve the deployed model over HTTP (FastAPI under uvicorn), switching versions as they are deployed.
 
     trip-duration serve --model-dir deploy/ [--host 127.0.0.1] [--port 8000] [--workers 1]
+                        [--log-format text|json] [--no-metrics]
     trip-duration serve --model models/trip-duration.joblib      # a file from `dvc repro`
 
 With --model-dir the service polls the folder's manifest every --poll-seconds (and on
 POST /reload), loads and probes a newly deployed model before swapping it in, and keeps the old
-one if the new one fails. Endpoints: POST /predict, GET /health, /ready, /model; docs at /docs.
-Logs one line per request with its trip count and latency.
+one if the new one fails. Endpoints: POST /predict, GET /health, /ready, /model, /metrics
+(Prometheus); docs at /docs. Logs one line per request (its id, route, status, latency, trips and
+model) and one per event (start, load, swap, refusal, shutdown), as text or as JSON.
 """
 
 import argparse
+import atexit
 import gc
-import logging
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 from trip_duration.errors import InputError, run
-from trip_duration_ops.service import LOG_FORMAT
+
+# prometheus-client reads it when imported: set before the service's modules are (metrics.py).
+MULTIPROCESS = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def check_model(path: Path) -> None:
@@ -31,6 +37,22 @@ def check_model(path: Path) -> None:
     gc.collect()  # the workers load it again, each in its own process
 
 
+def share_metrics() -> None:
+    """The folder where the workers write their metrics for /metrics to add up: PROMETHEUS_MULTIPROC_DIR
+    as given (emptied of an earlier run's values), or a new one removed at exit."""
+    given = os.environ.get(MULTIPROCESS)
+    if given:
+        folder = Path(given)
+        if not folder.is_dir():
+            raise InputError(MULTIPROCESS, f"{given} is not a folder")
+        for stale in folder.glob("*.db"):
+            stale.unlink()
+        return
+    folder = Path(tempfile.mkdtemp(prefix="trip-duration-metrics-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    os.environ[MULTIPROCESS] = str(folder)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="trip-duration serve", description=__doc__.splitlines()[0])
     source = parser.add_mutually_exclusive_group(required=True)
@@ -40,11 +62,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=1, help="processes (%(default)s)")
     parser.add_argument("--poll-seconds", type=float, default=2.0, help="manifest check interval")
+    parser.add_argument("--log-format", choices=("text", "json"), default="text",
+                        help="text, or json: one object per line (%(default)s)")  # fmt: skip
+    parser.add_argument("--no-metrics", dest="metrics", action="store_false", help="no GET /metrics")
     args = parser.parse_args(argv)
     if args.model_dir is not None and not args.model_dir.is_dir():
         raise InputError(args.model_dir, "is not a folder (write one: trip-duration deploy --to ...)")
     if args.model is not None and not args.model.is_file():
         raise InputError(args.model, "is not a file (make one: dvc repro)")
+    if args.metrics:
+        share_metrics()  # before prometheus-client is imported, here or in a worker
     try:
         import uvicorn
 
@@ -60,10 +87,14 @@ def main(argv: list[str] | None = None) -> None:
     else:
         os.environ["TRIP_DURATION_MODEL"] = str(args.model.resolve())
     os.environ["TRIP_DURATION_POLL_SECONDS"] = str(args.poll_seconds)
+    os.environ["TRIP_DURATION_LOG_FORMAT"] = args.log_format
+    os.environ["TRIP_DURATION_METRICS"] = str(args.metrics).lower()
     read_settings()  # as each worker will read them: a bad one stops the command here, in one line
     if args.model is not None:
         check_model(args.model)
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    from trip_duration_ops.service.observe import configure_logging
+
+    configure_logging(args.log_format)
     uvicorn.run(
         "trip_duration_ops.service.app:create_app",
         factory=True,

@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 from conftest import BIN, env, make_project, sh
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.services import free_port
 from tests.e2e.serving import Server, request, wait_ready
@@ -340,3 +341,64 @@ def test_two_workers_switch_as_one(registry: Path, tmp_path: Path, serve: Any, l
     )
     by_version = {version: {pid for pid, v in answered if v == version} for version in ("v0.1.0", "v0.1.1")}
     assert len(by_version["v0.1.0"]) == 2 and by_version["v0.1.1"] == by_version["v0.1.0"], by_version
+
+
+def test_two_workers_add_up_their_metrics_and_log_json_lines(
+    registry: Path, tmp_path: Path, serve: Any
+) -> None:
+    """GET /metrics from either worker counts every worker's requests; each worker's gauges carry its
+    pid; with --log-format json every line of the log is one JSON object, one per request."""
+    folder = tmp_path / "deploy"
+    deploy(registry, folder, "--version", "v0.1.0")
+    reference = json.loads((folder / "manifest.json").read_text())["reference"]
+    server = serve("--model-dir", str(folder), "--workers", "2", "--log-format", "json")
+    wait_ready(server.port)
+    sent = [f"r-{index}" for index in range(60)]
+
+    def client(ids: list[str]) -> None:
+        for rid in ids:  # a new connection per request: uvicorn's workers take turns
+            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+            connection.request("POST", "/predict", json.dumps([TRIP, TRIP]), {"X-Request-ID": rid})
+            answer = connection.getresponse()
+            answer.read()
+            assert (answer.status, answer.getheader("x-request-id")) == (200, rid)
+            connection.close()
+
+    clients = [threading.Thread(target=client, args=(sent[start::4],)) for start in range(4)]
+    for thread in clients:
+        thread.start()
+    for thread in clients:
+        thread.join()
+    time.sleep(1.5)  # each worker's readiness gauge has had a turn
+    for _ in range(4):  # whichever worker answers, the same sums
+        status, text, _ = request(server.port, "GET", "/metrics")
+        assert status == 200
+        found = {
+            (sample.name, frozenset(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(text.decode())
+            for sample in family.samples
+        }
+        ok = frozenset({("route", "/predict"), ("method", "POST"), ("status", "200")})
+        assert found[("trip_duration_http_requests_total", ok)] == 60
+        assert found[("trip_duration_trips_total", frozenset())] == 120
+        assert found[("trip_duration_request_trips_sum", frozenset())] == 120
+        serving = {
+            dict(labels)["pid"] for (name, labels), v in found.items() if name == "trip_duration_model_info"
+        }
+        ready = {
+            dict(labels)["pid"]: v for (name, labels), v in found.items() if name == "trip_duration_ready"
+        }
+        medians = {
+            v for (name, _), v in found.items() if name == "trip_duration_model_reference_median_minutes"
+        }
+        assert len(serving) == 2 and ready == dict.fromkeys(serving, 1.0)
+        assert medians == {reference["predicted_minutes_median"]}
+    server.stop()
+    lines = [json.loads(line) for line in server.log.read_text().splitlines()]
+    answered = [line for line in lines if line["event"] == "request" and line["route"] == "/predict"]
+    assert sorted(line["request_id"] for line in answered) == sorted(sent)
+    assert {(line["status"], line["trips"], line["version"]) for line in answered} == {(200, 2, "v0.1.0")}
+    workers = {line["pid"] for line in answered}
+    assert len(workers) == 2 and {str(pid) for pid in workers} == serving
+    for event in ("load", "start", "shutdown"):
+        assert {line["pid"] for line in lines if line["event"] == event} == workers, event

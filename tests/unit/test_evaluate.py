@@ -83,9 +83,13 @@ def _inputs(tmp_path: Path, section: str) -> list[str]:
     pq.write_table(pa.table(table), predictions)
     scores.write_text(json.dumps({"train_rmse": 1.234567, "train_rows": 10, "features": 4}))
     params.write_text(section)
-    metrics, plots = tmp_path / "out/metrics.json", tmp_path / "out/plots"
+    metrics, plots, reference = (
+        tmp_path / "out/metrics.json",
+        tmp_path / "out/plots",
+        tmp_path / "out/ref.json",
+    )
     return ["--predictions", str(predictions), "--scores", str(scores), "--params", str(params),
-            "--metrics", str(metrics), "--plots", str(plots)]  # fmt: skip
+            "--metrics", str(metrics), "--plots", str(plots), "--reference", str(reference)]  # fmt: skip
 
 
 def test_main_writes_metrics_and_one_csv_per_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -104,6 +108,12 @@ def test_main_writes_metrics_and_one_csv_per_plot(tmp_path: Path, capsys: pytest
         "features": 4,
     }
     assert list(metrics) == ["rmse", "mae", "r2", "train_rmse", "train_rows", "val_rows", "features"]
+    reference = json.loads((tmp_path / "out/ref.json").read_text())  # numpy's linear quantiles of 6, 10, 50
+    assert reference == {
+        "predicted_minutes_p10": 6.8,
+        "predicted_minutes_median": 10.0,
+        "predicted_minutes_p90": 42.0,
+    }
     assert sorted(path.name for path in (tmp_path / "out/plots").iterdir()) == [
         "error_by_duration.csv",
         "error_by_hour.csv",

@@ -5,6 +5,10 @@ What needs a real server (uvicorn's workers, switching under load, `trip-duratio
 is in tests/e2e/test_service.py.
 """
 
+import io
+import json
+import logging
+import os
 import re
 import shutil
 import time
@@ -18,6 +22,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import call_main
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
 from trip_duration.files import atomic_path
@@ -27,6 +33,8 @@ from trip_duration_ops.catalog import file_md5
 from trip_duration_ops.deploy import switch
 from trip_duration_ops.service.app import create_app
 from trip_duration_ops.service.limits import MAX_BODY_BYTES
+from trip_duration_ops.service.metrics import MINUTES, observe_many
+from trip_duration_ops.service.observe import JsonLines
 from trip_duration_ops.service.schemas import MAX_BATCH
 from trip_duration_ops.service.settings import Settings, read_settings
 
@@ -73,7 +81,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return paths
 
 
-def deploy(folder: Path, model: Path, version: str, lead: float = 0.0) -> dict[str, Any]:
+def deploy(folder: Path, model: Path, version: str, lead: float = 0.0, **extra: Any) -> dict[str, Any]:
     """`model` deployed as `version`, as `trip-duration deploy` places it: the model file, then the
     manifest in one rename; it takes over `lead` seconds after."""
     file = f"trip-duration-{version}.joblib"
@@ -90,6 +98,7 @@ def deploy(folder: Path, model: Path, version: str, lead: float = 0.0) -> dict[s
         "val_months": ["2021-02"],
         "metrics": {"rmse": 1.0},
         "deployed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **extra,
     }
     return switch(folder, manifest, lead)
 
@@ -287,7 +296,7 @@ def test_a_model_file_serves_under_its_md5(models: list[Path]) -> None:
         answer = client.post("/predict", json=TRIP)
         assert answer.json()["version"] == f"local-{file_md5(models[0])[:8]}"
         assert client.get("/ready").status_code == 200
-        assert [loop.name for loop in app.state.loops] == ["batcher"]  # no folder to poll
+        assert [loop.name for loop in app.state.loops] == ["batcher", "readiness gauge"]  # no folder to poll
 
 
 # --- POST /reload and the switch ----------------------------------------------------------------------
@@ -330,6 +339,158 @@ def test_a_broken_deployment_is_refused_and_the_old_model_serves_on(folder: Path
         assert shown["serving"]["version"] == "v1" and shown["refused"]["version"] == "v9"
         assert shown["refused"]["md5"] == manifest["md5"] and "cannot serve" in shown["refused"]["error"]
         assert client.post("/predict", json=TRIP).json()["version"] == "v1"
+
+
+# --- metrics, request ids, logs ------------------------------------------------------------------------
+
+
+def scrape(client: TestClient) -> dict[tuple[str, frozenset], float]:
+    """GET /metrics parsed: each sample's value by its name and labels."""
+    answer = client.get("/metrics")
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(answer.text)
+        for sample in family.samples
+    }
+
+
+def value(samples: dict[tuple[str, frozenset], float], metric: str, **labels: str) -> float | None:
+    return samples.get((metric, frozenset(labels.items())))
+
+
+def test_metrics_count_requests_trips_unseen_zones_and_the_model(folder: Path, models: list[Path]) -> None:
+    deploy(folder, models[0], "v1", reference={"predicted_minutes_median": 9.5})
+    unseen = {"PULocationID": 1, "DOLocationID": 2, "trip_distance": 2.0}  # zones 72-77 in training
+    with serving(folder) as client:
+        one = client.post("/predict", json=TRIP).json()
+        three = client.post("/predict", json=[TRIP, unseen, {**TRIP, "trip_distance": 9.0}]).json()
+        assert client.post("/predict", json={"trip_distance": 1}).status_code == 422
+        assert client.get("/no/such/route").status_code == 404
+        deadline = time.monotonic() + 10
+        while value(scrape(client), "trip_duration_ready") != 1:  # the readiness loop's first turn
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        found = scrape(client)
+        requests = "trip_duration_http_requests_total"
+        assert value(found, requests, route="/predict", method="POST", status="200") == 2
+        assert value(found, requests, route="/predict", method="POST", status="422") == 1
+        assert value(found, requests, route="unmatched", method="GET", status="404") == 1
+        assert value(found, "trip_duration_http_request_duration_seconds_count", route="/predict") == 3
+        assert value(found, "trip_duration_request_trips_count") == 2
+        assert value(found, "trip_duration_request_trips_sum") == 4
+        assert value(found, "trip_duration_trips_total") == 4
+        assert value(found, "trip_duration_unseen_zone_trips_total") == 1
+        answered = [one["duration"]] + [trip["duration"] for trip in three]
+        assert value(found, "trip_duration_predicted_minutes_count") == 4
+        assert value(found, "trip_duration_predicted_minutes_sum") == pytest.approx(sum(answered), abs=1e-3)
+        assert value(found, "trip_duration_predicted_minutes_bucket", le="+Inf") == 4
+        md5 = file_md5(models[0])
+        assert value(found, "trip_duration_model_info", name="trip-duration", version="v1", md5=md5) == 1
+        assert value(found, "trip_duration_model_reference_median_minutes") == 9.5
+        assert value(found, "trip_duration_poll_interval_seconds") == POLL
+        assert time.time() - 10 < value(found, "trip_duration_poll_success_timestamp_seconds") <= time.time()
+        assert value(found, "trip_duration_model_swaps_total") == 1
+        assert value(found, "trip_duration_deployments_refused_total") == 0
+
+        deploy(folder, models[1], "v2")  # no reference: the gauge says it has none
+        client.post("/reload")
+        broken = folder / "not-a-model.joblib"
+        broken.write_bytes(b"not a pickle")
+        deploy(folder, broken, "v9")
+        client.post("/reload")
+        found = scrape(client)
+        assert value(found, "trip_duration_model_info", name="trip-duration", version="v1", md5=md5) == 0
+        assert value(found, "trip_duration_model_info", name="trip-duration", version="v2",
+                     md5=file_md5(models[1])) == 1  # fmt: skip
+        assert np.isnan(value(found, "trip_duration_model_reference_median_minutes"))  # type: ignore[arg-type]
+        assert value(found, "trip_duration_model_swaps_total") == 2
+        assert value(found, "trip_duration_deployments_refused_total") == 1
+
+
+def test_a_model_file_has_no_poll_metrics_and_metrics_can_be_off(models: list[Path]) -> None:
+    with TestClient(create_app(Settings(model=models[0]))) as client:
+        client.post("/predict", json=TRIP)
+        names = {name for name, _ in scrape(client)}
+        assert "trip_duration_trips_total" in names
+        assert not {n for n in names if "poll" in n or "reference" in n}
+    with TestClient(create_app(Settings(model=models[0], metrics=False))) as client:
+        assert client.post("/predict", json=TRIP).status_code == 200
+        off = client.get("/metrics")
+        assert off.status_code == 404 and "metrics are off" in off.json()["detail"]
+
+
+def test_observe_many_is_observe_for_each_value() -> None:
+    values = np.concatenate([np.random.default_rng(0).exponential(12.0, 1000), [0.0, 1.0, 2.0, 120.0, 500.0]])
+    by_one = Histogram("minutes", "m", buckets=MINUTES, registry=CollectorRegistry())
+    for minute in values:
+        by_one.observe(minute)
+    by_many = Histogram("minutes", "m", buckets=MINUTES, registry=CollectorRegistry())
+    observe_many(by_many, values)
+
+    def samples(histogram: Histogram) -> dict[tuple[str, str], float]:
+        return {(s.name, s.labels.get("le", "")): s.value for s in histogram.collect()[0].samples}
+
+    one, many = samples(by_one), samples(by_many)
+    assert one.pop(("minutes_sum", "")) == pytest.approx(many.pop(("minutes_sum", "")), rel=1e-12)
+    del one[("minutes_created", "")], many[("minutes_created", "")]
+    assert many == one and one[("minutes_bucket", "1.0")] > 0 and one[("minutes_count", "")] == len(values)
+
+
+@pytest.mark.parametrize(
+    ("sent", "echoed"),
+    [
+        ("req-42", "req-42"),
+        (None, None),  # made: 32 hex digits
+        ("x" * 129, None),  # too long: a new one
+        ("two words", None),  # not printable without spaces: a new one
+    ],
+)
+def test_every_answer_echoes_the_request_id(client: TestClient, sent: str | None, echoed: str | None) -> None:
+    headers = {"X-Request-ID": sent} if sent is not None else {}
+    for answer in (
+        client.post("/predict", json=TRIP, headers=headers),
+        client.post("/predict", json={"trip_distance": 1}, headers=headers),
+        client.get("/health", headers=headers),
+        client.post("/predict", content=b"[" + b" " * MAX_BODY_BYTES + b"]", headers=headers),
+    ):
+        got = answer.headers["x-request-id"]
+        assert got == echoed if echoed is not None else re.fullmatch(r"[0-9a-f]{32}", got), answer.status_code
+
+
+def test_json_logs_are_one_object_per_line(v1: tuple[TestClient, dict]) -> None:
+    client, _ = v1
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonLines())
+    logger = logging.getLogger("trip_duration.service")
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        client.post("/predict", json=[TRIP, TRIP], headers={"X-Request-ID": "abc"})
+        client.get("/ready", headers={"X-Request-ID": "def"})
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    predict, ready = (line for line in lines if line["event"] == "request")
+    assert list(predict)[:5] == ["time", "level", "pid", "event", "message"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", predict["time"])
+    assert {
+        key: predict[key] for key in ("request_id", "method", "route", "status", "trips", "model", "version")
+    } == {
+        "request_id": "abc",
+        "method": "POST",
+        "route": "/predict",
+        "status": 200,
+        "trips": 2,
+        "model": "trip-duration",
+        "version": "v1",
+    }
+    assert predict["latency_ms"] > 0 and predict["pid"] == os.getpid() and predict["level"] == "INFO"
+    assert (ready["route"], ready["status"], ready["request_id"]) == ("/ready", 200, "def")
+    assert "trips" not in ready
 
 
 # --- settings ---------------------------------------------------------------------------------------

@@ -15,14 +15,21 @@ from typing import Any
 
 import numpy as np
 
-from trip_duration_ops.service.deployment import Loaded
+from trip_duration_ops.service.deployment import Loaded, columns
+from trip_duration_ops.service.metrics import Metrics
 
 Job = tuple[Loaded, list[dict[str, Any]], asyncio.Future]
 
 
+def score(loaded: Loaded, trips: list[dict[str, Any]]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The trips' minutes, and the trips as the columns the model read (for the metrics)."""
+    data = columns(trips, loaded.columns)
+    return loaded.predict_columns(data), data
+
+
 class Batcher:
-    def __init__(self, max_trips: int = 20_000) -> None:
-        self.max_trips = max_trips
+    def __init__(self, max_trips: int = 20_000, metrics: Metrics | None = None) -> None:
+        self.max_trips, self.metrics = max_trips, metrics
         self.queue: asyncio.Queue[Job] = asyncio.Queue()
 
     async def predict(self, loaded: Loaded, trips: list[dict[str, Any]]) -> np.ndarray:
@@ -47,14 +54,16 @@ class Batcher:
             try:
                 rows = [trip for job in group for trip in job[1]]
                 if loaded.scorer is None:
-                    minutes = await asyncio.to_thread(loaded.predict, rows)
+                    minutes, data = await asyncio.to_thread(score, loaded, rows)
                 else:
-                    minutes = loaded.predict(rows)
+                    minutes, data = score(loaded, rows)
             except Exception as error:  # a model that passed its probe: not the client's fault
                 for job in group:
                     if not job[2].done():
                         job[2].set_exception(error)
                 continue
+            if self.metrics is not None:
+                self.metrics.scored(minutes, loaded.unseen(data))
             start = 0
             for job in group:
                 if not job[2].done():  # a client that left while its trips were scored

@@ -10,6 +10,7 @@ service that polls the manifest never sees a half-written deployment.
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from trip_duration.errors import one_line
+from trip_duration.features import DERIVE
 from trip_duration.scorer import Scorer, linear_scorer
 from trip_duration_ops.catalog import file_md5
 from trip_duration_ops.registry import local_version
@@ -31,6 +33,9 @@ PROBE = {
     "trip_distance": 1.2,
     "pickup_datetime": np.datetime64("2021-01-04T08:00:00"),
 }
+
+Zones = tuple[Callable[[Any], np.ndarray], np.ndarray]  # a zone feature's function, its known codes
+ZONE_FEATURES = {DERIVE[name] for name in ("zone_pair", "PULocationID", "DOLocationID")}
 
 
 class DeploymentError(Exception):
@@ -45,12 +50,26 @@ class Loaded:
     manifest: dict[str, Any]
     columns: list[str] = field(default_factory=list)  # the raw trip columns the model reads
     scorer: Scorer | None = None  # model.predict's numbers without scikit-learn's per-call cost
+    zones: list[Zones] = field(default_factory=list)  # the zone codes it saw in training, per feature
 
     def predict(self, trips: list[dict[str, Any]]) -> np.ndarray:
         """Minutes per trip: by the scorer when the model has one, else by the model on a frame."""
+        return self.predict_columns(columns(trips, self.columns))
+
+    def predict_columns(self, data: dict[str, np.ndarray]) -> np.ndarray:
         if self.scorer is not None:
-            return self.scorer(columns(trips, self.columns))
-        return np.asarray(self.model.predict(frame(trips, self.columns)), dtype=np.float64)
+            return self.scorer(data)
+        return np.asarray(self.model.predict(pd.DataFrame(data)), dtype=np.float64)
+
+    def unseen(self, data: dict[str, np.ndarray]) -> int | None:
+        """How many trips have a zone pair (or, for a model on separate zones, a zone) that the model
+        never saw in training; None for a model whose encoders do not say."""
+        if not self.zones:
+            return None
+        missing = np.zeros(len(next(iter(data.values()))), dtype=bool)
+        for derive, known in self.zones:
+            missing |= ~np.isin(derive(data)[:, 0], known)
+        return int(missing.sum())
 
     @property
     def predicts_with(self) -> str:
@@ -64,6 +83,25 @@ class Loaded:
     @property
     def name(self) -> str:
         return str(self.manifest.get("name"))
+
+
+def known_zones(model: Any) -> list[Zones]:
+    """The model's zone features and the codes its encoders learned in training (a one-hot or a
+    target encoder after the feature's function, in the model's ColumnTransformer); [] if none."""
+    found: list[Zones] = []
+    try:
+        transformers = model[0].transformers_
+    except (AttributeError, TypeError, IndexError, KeyError):
+        return found
+    for _, transformer, _ in transformers:
+        steps = getattr(transformer, "steps", None)
+        if not steps or len(steps) != 2:
+            continue
+        derive, encoder = steps[0][1], steps[1][1]
+        categories = getattr(encoder, "categories_", None)
+        if getattr(derive, "func", None) in ZONE_FEATURES and categories is not None and len(categories) == 1:
+            found.append((derive.func, np.asarray(categories[0])))
+    return found
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
@@ -160,11 +198,12 @@ def load(model_path: Path, manifest: dict[str, Any]) -> Loaded:
         names = [str(column) for column in model.feature_names_in_]
         answer = float(np.asarray(model.predict(frame([PROBE], names)))[0])
         scorer = fast_scorer(model, names)
+        zones = known_zones(model)
     except Exception as error:
         raise DeploymentError(f"{model_path}: cannot serve ({one_line(error, typed=True)})") from None
     if not math.isfinite(answer):
         raise DeploymentError(f"{model_path}: the probe trip got {answer}, not a number of minutes")
-    return Loaded(model, manifest, names, scorer)
+    return Loaded(model, manifest, names, scorer, zones)
 
 
 def load_file(path: Path) -> Loaded:

@@ -1,5 +1,5 @@
 """The service's routes on one APIRouter: POST /predict, GET /health, /ready, /model, POST /reload,
-and GET /docs (Swagger UI, its assets served by the app).
+GET /metrics (Prometheus) and GET /docs (Swagger UI, its assets served by the app).
 
 They hold no state: the model state, the batcher and the background loops are the app's
 (`create_app` puts them on `app.state`), reached through the dependencies below.
@@ -7,24 +7,22 @@ They hold no state: the model state, the batcher and the background loops are th
 
 import contextlib
 import importlib.resources
-import logging
-import time
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import TypeAdapter, ValidationError
 
 from trip_duration_ops.service.batching import Batcher
+from trip_duration_ops.service.metrics import CONTENT_TYPE, Metrics
 from trip_duration_ops.service.schemas import MAX_BATCH, InvalidRequest, NotReady, Prediction, Ready, Trip
 from trip_duration_ops.service.state import NOT_READY as NO_MODEL_YET
 from trip_duration_ops.service.state import ModelState
 from trip_duration_ops.service.supervision import Loop
 
-log = logging.getLogger("trip_duration.service")
 ONE, MANY = TypeAdapter(Trip), TypeAdapter(list[Trip])
 NOT_READY = {"ready": False, "detail": NO_MODEL_YET}
 NOT_READY_ANSWER: dict[int | str, dict[str, Any]] = {
@@ -101,7 +99,6 @@ BODY_SCHEMA = {"oneOf": [Trip.model_json_schema(), MANY_SCHEMA]}
 )
 async def predict(request: Request, state: State, batcher: Scoring, loops: Loops) -> JSONResponse:
     """Minutes for one trip, or for a list of trips in order."""
-    started = time.perf_counter()
     trips, many = validate(await request.body())
     try:
         loaded = await state.serving()
@@ -113,10 +110,12 @@ async def predict(request: Request, state: State, batcher: Scoring, loops: Loops
     answers = [
         {"duration": round(float(m), 4), "model": loaded.name, "version": loaded.version} for m in minutes
     ]
-    response = JSONResponse(answers if many else answers[0], headers={"X-Model-Version": loaded.version})
-    took = (time.perf_counter() - started) * 1000  # the body is rendered: all but sending it
-    log.info("predict: %d trip(s), %.2f ms, %s %s", len(trips), took, loaded.name, loaded.version)
-    return response
+    # For the request's log line and metrics (observe.Observe): what was answered, by which model.
+    request.state.trips, request.state.model = len(trips), (loaded.name, loaded.version)
+    metrics: Metrics | None = request.app.state.metrics
+    if metrics is not None:
+        metrics.request_trips.observe(len(trips))
+    return JSONResponse(answers if many else answers[0], headers={"X-Model-Version": loaded.version})
 
 
 @router.get("/health")
@@ -148,6 +147,15 @@ async def reload(state: State) -> dict[str, Any]:
     """Check the deployment folder now instead of at the next poll."""
     await state.reload()
     return state.describe()
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    """The Prometheus metrics of every worker (trip_duration_ops.service.metrics); 404 when turned off."""
+    found: Metrics | None = request.app.state.metrics
+    if found is None:
+        raise HTTPException(404, "metrics are off (TRIP_DURATION_METRICS=false)")
+    return Response(found.render(), media_type=CONTENT_TYPE)
 
 
 @router.get("/docs", include_in_schema=False)

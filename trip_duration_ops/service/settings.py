@@ -3,6 +3,8 @@
     TRIP_DURATION_MODEL_DIR     a folder written by `trip-duration deploy`, polled for new versions
     TRIP_DURATION_MODEL         or a model file, served as it is
     TRIP_DURATION_POLL_SECONDS  how often the folder's manifest is checked (2)
+    TRIP_DURATION_LOG_FORMAT    text (the default) or json: one object per line
+    TRIP_DURATION_METRICS       false: no GET /metrics, nothing recorded (true)
 
 The environment, because uvicorn's workers are processes that build the app themselves
 (`trip-duration serve` sets these and checks them first). A bad value is one line naming the
@@ -10,7 +12,7 @@ variable, as the commands report their errors (trip_duration.errors).
 """
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails, PydanticCustomError
@@ -23,7 +25,7 @@ SOURCES = f"{PREFIX}MODEL_DIR, {PREFIX}MODEL"
 
 
 class Settings(BaseSettings):
-    """The service's settings: a deployment folder or a model file, and the poll's interval."""
+    """The service's settings: a deployment folder or a model file, the poll's interval, logs, metrics."""
 
     model_config = SettingsConfigDict(env_prefix=PREFIX, env_ignore_empty=True, frozen=True)
 
@@ -31,6 +33,8 @@ class Settings(BaseSettings):
     model: Path | None = None
     # Seconds. 0 would poll in a busy loop; the deploy's lead (5 s) covers a poll and a load.
     poll_seconds: float = Field(default=2.0, gt=0, allow_inf_nan=False)
+    log_format: Literal["text", "json"] = "text"
+    metrics: bool = True
 
     @model_validator(mode="after")
     def one_source(self) -> "Settings":

@@ -30,6 +30,7 @@ from trip_duration_ops.service.deployment import (
     read_manifest,
     takes_over_at,
 )
+from trip_duration_ops.service.metrics import Metrics
 
 log = logging.getLogger("trip_duration.service")
 NOT_READY = "no model has loaded and answered its probe yet; see GET /model"
@@ -78,10 +79,12 @@ def timed(loader: Callable[..., Loaded], *args: Any) -> tuple[Loaded, float]:
 class ModelState:
     """The served model, the folder or file it came from, the one about to serve, the last refused."""
 
-    def __init__(self, model_dir: Path | None = None, model_file: Path | None = None) -> None:
+    def __init__(
+        self, model_dir: Path | None = None, model_file: Path | None = None, metrics: Metrics | None = None
+    ) -> None:
         if (model_dir is None) == (model_file is None):
             raise ValueError("serve a model folder or a model file, one of them")
-        self.model_dir, self.model_file = model_dir, model_file
+        self.model_dir, self.model_file, self.metrics = model_dir, model_file, metrics
         self.current: Loaded | None = None
         self.pending: Pending | None = None
         self.refused: dict[str, Any] | None = None  # {"version", "md5", "error"} of the last failure
@@ -199,6 +202,8 @@ class ModelState:
                     await self._take_over(pending)  # refused now: every process refuses it alike
                 if pending.due():
                     await self._take_over(pending)
+            if self.metrics is not None:
+                self.metrics.checked()
             return self.current is not before
 
     def next_check(self, poll_seconds: float) -> float:
@@ -218,12 +223,21 @@ class ModelState:
         # freed, by reference counting, once its last request is answered.
         gc.collect()
         gc.freeze()
+        if self.metrics is not None:
+            self.metrics.serving(loaded.manifest)
         log.info("model %s %s now serves (was %s; loaded and probed in %.0f ms; %s)",
-                 loaded.name, loaded.version, previous, took, loaded.predicts_with)  # fmt: skip
+                 loaded.name, loaded.version, previous, took, loaded.predicts_with,
+                 extra={"event": "swap" if previous else "load", "model": loaded.name,
+                        "version": loaded.version, "md5": loaded.manifest.get("md5"), "previous": previous,
+                        "load_ms": round(took, 1), "predicts_with": loaded.predicts_with})  # fmt: skip
 
     def _refuse(self, manifest: dict[str, Any], error: str) -> None:
         refused = {"version": manifest.get("version"), "md5": manifest.get("md5"), "error": error}
         if refused != self.refused:  # said once
             serving = self.current.version if self.current else "nothing"
-            log.error("refused deployment: %s; still serving %s", error, serving)
+            if self.metrics is not None:
+                self.metrics.refused.inc()
+            log.error("refused deployment: %s; still serving %s", error, serving,
+                      extra={"event": "refused", "refused": refused["version"], "error": error,
+                             "version": self.current.version if self.current else None})  # fmt: skip
         self.refused = refused
