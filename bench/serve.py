@@ -289,10 +289,11 @@ def soak_run(args: argparse.Namespace, mirror: Path, workdir: Path, params: dict
     gaps = result.gaps
     print(f"\n{os.cpu_count()} cores, {args.workers} worker process(es), wrk -t1 -c{connections}; "
           f"load average before / after: {load_before} / {load_after}")  # fmt: skip
-    print(f"{PROJECT} --model-dir: {slices} wrk run(s) of {args.slice_seconds} s back to back "
-          f"(gaps between them: max {max(gaps, default=0):.2f} s); a new version deployed every "
-          f"{args.switch_seconds:g} s (two model files in turn, trained on {args.train_month} and "
-          f"{args.month}), taking over {lead:g} s after its manifest is written\n")  # fmt: skip
+    print(f"{PROJECT} --model-dir: {slices} wrk run(s) of {args.slice_seconds} s back to back, p50 and "
+          f"p99 each wrk's own (gaps without load between them: max {max(gaps, default=0):.2f} s); "
+          f"a new version deployed every {args.switch_seconds:g} s (two model files in turn, trained "
+          f"on {args.train_month} and {args.month}), taking over {lead:g} s after its manifest is "
+          f"written\n")  # fmt: skip
     print(soak.format_slices(result, args.slice_seconds))
     print()
     print(soak.format_memory(result))

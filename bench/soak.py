@@ -2,10 +2,11 @@
 serving a deployment folder whose model changes every few seconds; failures, p99 per slice, the
 versions that answered and each worker's resident memory.
 
-wrk runs in slices (a minute each by default) back to back, each with its own histogram, so each
-slice has its own p99; the gaps between slices (a new wrk process and its connections) are measured
-and printed. A thread deploys meanwhile: every `switch_seconds` a new version, alternating two model
-files, its manifest written by `trip_duration_ops.deploy.switch` with `takes_over_at`, as deploy does.
+wrk runs in slices (a minute each by default) back to back, each slice's p50 and p99 wrk's own; the
+gaps between slices (from the end of one run's load to the start of the next wrk process) are
+measured and printed. A thread deploys meanwhile: every `switch_seconds` a new version, alternating
+two model files, its manifest written by `trip_duration_ops.deploy.switch` with `takes_over_at`, as
+`trip-duration deploy` does.
 """
 
 import contextlib
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.load import Case, describe, merge, wrk
+from bench.load import wrk
 from bench.services import Server, log
 
 LUA = Path(__file__).with_name("soak.lua")
@@ -26,29 +27,58 @@ SOCKET_ERRORS = ("connect", "read", "write", "timeout")  # wrk's "status" (>= 40
 
 @dataclass(frozen=True)
 class Slice:
-    """One wrk run of the soak (bench/soak.lua's numbers) and when it ran (time.time())."""
+    """One wrk run of the soak (bench/soak.lua's numbers) and when it began (time.time())."""
 
     run: dict[str, Any]
     started: float
-    ended: float
+
+    @property
+    def load_ended(self) -> float:
+        """When wrk stopped sending: its report comes after."""
+        return self.started + self.seconds
+
+    @property
+    def seconds(self) -> float:
+        return self.run["duration_us"] / 1e6
+
+    @property
+    def requests(self) -> int:
+        return self.run["requests"]
+
+    @property
+    def p50_ms(self) -> float:
+        return self.run["p50_us"] / 1000
+
+    @property
+    def p99_ms(self) -> float:
+        return self.run["p99_us"] / 1000
 
     @property
     def failed(self) -> int:
         """Responses other than 2xx, and requests that got none (connect, read, write, timeout errors)."""
         return self.run["non_2xx"] + sum(self.run["errors"][key] for key in SOCKET_ERRORS)
 
+    def describe(self) -> str:
+        return (
+            f"{self.requests / self.seconds:,.0f} req/s, p50 {self.p50_ms:.2f} ms, p99 {self.p99_ms:.2f} ms, "
+            f"{self.failed} failed, versions {self.run['versions']}"
+        )
+
 
 @dataclass(frozen=True)
 class Soak:
-    service: str
-    connections: int
     slices: list[Slice]
     deployed: list[tuple[str, float]]  # (version, takes_over_at) of every deployment, the first included
     memory_first: dict[int, int]  # worker pid -> resident bytes after the first slice
     memory_end: dict[int, int]  # ... after the last
 
-    def case(self, slices: list[Slice]) -> Case:
-        return merge(self.service, "soak", self.connections, [piece.run for piece in slices])
+    @property
+    def requests(self) -> int:
+        return sum(piece.requests for piece in self.slices)
+
+    @property
+    def rps(self) -> float:
+        return self.requests / sum(piece.seconds for piece in self.slices)
 
     @property
     def failed(self) -> int:
@@ -56,8 +86,8 @@ class Soak:
 
     @property
     def gaps(self) -> list[float]:
-        """Seconds without load between one slice and the next."""
-        return [b.started - a.ended for a, b in zip(self.slices, self.slices[1:], strict=False)]
+        """Seconds without load from one slice to the next: its report, the next wrk's start."""
+        return [b.started - a.load_ended for a, b in zip(self.slices, self.slices[1:], strict=False)]
 
     @property
     def seen(self) -> dict[str, int]:
@@ -71,13 +101,13 @@ class Soak:
     def due(self, margin: float = 1.0) -> list[str]:
         """The versions that should have answered: the one serving when the load began, and each that
         took over while it ran, `margin` seconds or more before its end."""
-        start, end = self.slices[0].started, self.slices[-1].ended - margin
+        start, end = self.slices[0].started, self.slices[-1].load_ended - margin
         before = [version for version, at in self.deployed if at <= start]
         return before[-1:] + [version for version, at in self.deployed if start < at <= end]
 
 
 def manifest(model: Path, version: str) -> dict[str, Any]:
-    """A manifest as deploy writes it, but for the fields the service reads."""
+    """The manifest's fields that the service reads (deploy writes more, for people)."""
     from trip_duration_ops.catalog import file_md5
 
     return {"name": NAME, "version": version, "md5": file_md5(model), "file": model.name}
@@ -143,16 +173,14 @@ def soak(
     try:
         for index in range(slices):
             started = time.time()
-            run = wrk(server.port, bodies, connections, seconds, script=LUA)
-            done.append(Slice(run, started, time.time()))
+            done.append(Slice(wrk(server.port, bodies, connections, seconds, script=LUA), started))
             if index == 0:
                 first = worker_memory(server)
-            case = merge(server.name, f"soak slice {index + 1}", connections, [run])
-            log(f"  {describe(case)}, versions {run['versions']}")
+            log(f"  slice {index + 1}: {done[-1].describe()}")
         end = worker_memory(server)
     finally:
         deployer.stop()
-    return Soak(server.name, connections, done, deployer.deployed, first, end)
+    return Soak(done, deployer.deployed, first, end)
 
 
 # --- the report ---------------------------------------------------------------------------------------
@@ -165,17 +193,15 @@ def format_slices(result: Soak, seconds: int) -> str:
         "|---:|---|---:|---:|---:|---:|---:|---|",
     ]
     for index, piece in enumerate(result.slices):
-        case = result.case([piece])
         versions = "; ".join(f"{v}: {n:,}" for v, n in sorted(piece.run["versions"].items(), key=order))
         span = f"{index * seconds}-{(index + 1) * seconds}"
         lines.append(
-            f"| {index + 1} | {span} | {case.requests:,} | {case.rps:,.1f} | {case.p50_ms:.2f} "
-            f"| {case.p99_ms:.2f} | {piece.failed} | {versions} |"
+            f"| {index + 1} | {span} | {piece.requests:,} | {piece.requests / piece.seconds:,.1f} "
+            f"| {piece.p50_ms:.2f} | {piece.p99_ms:.2f} | {piece.failed} | {versions} |"
         )
-    total = result.case(result.slices)
     lines.append(
-        f"| all | 0-{len(result.slices) * seconds} | {total.requests:,} | {total.rps:,.1f} "
-        f"| {total.p50_ms:.2f} | {total.p99_ms:.2f} | {result.failed} | {len(result.seen)} versions |"
+        f"| all | 0-{len(result.slices) * seconds} | {result.requests:,} | {result.rps:,.1f} | — | — "
+        f"| {result.failed} | {len(result.seen)} versions |"
     )
     return "\n".join(lines)
 
@@ -206,9 +232,8 @@ def format_memory(result: Soak) -> str:
 
 def targets(result: Soak) -> list[tuple[bool, str]]:
     """(passed, line): nothing failed; each worker's memory held; every version due answered."""
-    total = result.case(result.slices)
     failed = (
-        f"soak: no request failed: {result.failed} of {total.requests:,} "
+        f"soak: no request failed: {result.failed} of {result.requests:,} "
         f"(responses other than 2xx, and connect, read, write and timeout errors)"
     )
     first, end = result.memory_first, result.memory_end
