@@ -49,9 +49,9 @@ class Case:
         return sum(self.errors.values())
 
 
-def wrk(port: int, bodies: Path, connections: int, seconds: int) -> dict[str, Any]:
-    """One wrk run; its numbers as bench/serve.lua prints them."""
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(LUA)]
+def wrk(port: int, bodies: Path, connections: int, seconds: int, script: Path = LUA) -> dict[str, Any]:
+    """One wrk run; its numbers as its script (bench/serve.lua, or one built on it) prints them."""
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script)]
     command += [f"http://127.0.0.1:{port}/predict", "--", str(bodies)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
     last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""

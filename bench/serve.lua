@@ -39,17 +39,28 @@ function request()
   return requests[index]
 end
 
-function done(summary, latency, requests_)
-  -- The whole latency histogram (microseconds, count), so that runs can be merged exactly.
-  local histogram = {}
+-- More fields for the JSON line (`, "name": value...`): none here; bench/soak.lua adds some.
+function extra_fields()
+  return ""
+end
+
+-- The whole latency histogram, "[microseconds,count]" pairs, so that runs can be merged exactly.
+-- wrk finds the i-th value by scanning its whole range: after a long run with a wide spread this
+-- takes seconds (after the measured duration, with no load); bench/soak.lua leaves it out.
+function histogram(latency)
+  local listed = {}
   for i = 1, #latency do
     local value, count = latency(i)
-    histogram[#histogram + 1] = string.format("[%d,%d]", value, count)
+    listed[#listed + 1] = string.format("[%d,%d]", value, count)
   end
+  return table.concat(listed, ",")
+end
+
+function done(summary, latency, requests_)
   local e = summary.errors
   io.write(string.format(
     '{"requests": %d, "duration_us": %d, "bytes": %d, "p50_us": %d, "p99_us": %d, "errors": '
-      .. '{"connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d}, "latency_us": [%s]}\n',
+      .. '{"connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d}, "latency_us": [%s]%s}\n',
     summary.requests, summary.duration, summary.bytes, latency:percentile(50), latency:percentile(99),
-    e.connect, e.read, e.write, e.status, e.timeout, table.concat(histogram, ",")))
+    e.connect, e.read, e.write, e.status, e.timeout, histogram(latency), extra_fields()))
 end

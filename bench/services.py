@@ -17,6 +17,7 @@ from bench.make_months import ROOT
 from bench.project import project_env
 
 COURSE, PROJECT = "course (Flask, gunicorn sync)", "trip-duration serve"
+PROJECT_NO_METRICS = f"{PROJECT} --no-metrics"
 
 
 def log(message: str) -> None:
@@ -36,6 +37,16 @@ def post(port: int, body: Any) -> tuple[int, Any]:
         response = connection.getresponse()
         data = response.read()
         return response.status, json.loads(data) if response.status == 200 else data
+    finally:
+        connection.close()
+
+
+def get(port: int, path: str) -> tuple[int, str]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read().decode(errors="replace")
     finally:
         connection.close()
 
@@ -89,21 +100,36 @@ def start_course(model: Path, workers: int, workdir: Path) -> Server:
     return Server(COURSE, command, env, port, workdir / "course-service.log")
 
 
-def start_project(model: Path, workers: int, workdir: Path, deployed: bool = False) -> Server:
+def deployment(model: Path, folder: Path, version: str = "bench") -> Path:
+    """`folder` holding the model file and its manifest, as `trip-duration deploy` writes them."""
+    from trip_duration_ops.catalog import file_md5
+
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(model, folder / model.name)
+    manifest = {"name": "trip-duration", "version": version, "md5": file_md5(model), "file": model.name}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder
+
+
+def start_project(
+    model: Path, workers: int, workdir: Path, deployed: bool = False, metrics: bool = True
+) -> Server:
     """`trip-duration serve --model FILE`, or with `deployed` --model-dir: the file beside a manifest
-    (as `trip-duration deploy` writes it), where every request looks at the manifest."""
-    port = free_port()
-    serve = str(Path(sys.executable).parent / "trip-duration")
+    (as `trip-duration deploy` writes it), where every request looks at the manifest; with
+    `metrics` false, --no-metrics (no /metrics, nothing recorded), as a server of its own name."""
     source = ["--model", str(model)]
     if deployed:
-        from trip_duration_ops.catalog import file_md5
+        source = ["--model-dir", str(deployment(model, workdir / "deploy"))]
+    if metrics:
+        return serve_project(PROJECT, source, workers, workdir / "project-service.log")
+    log_path = workdir / "project-service-no-metrics.log"
+    return serve_project(PROJECT_NO_METRICS, [*source, "--no-metrics"], workers, log_path)
 
-        folder = workdir / "deploy"
-        folder.mkdir(exist_ok=True)
-        shutil.copyfile(model, folder / model.name)
-        manifest = {"name": "trip-duration", "version": "bench", "md5": file_md5(model), "file": model.name}
-        (folder / "manifest.json").write_text(json.dumps(manifest))
-        source = ["--model-dir", str(folder)]
-    command = [serve, "serve", *source, "--port", str(port), "--workers", str(workers)]
+
+def serve_project(name: str, arguments: list[str], workers: int, log_path: Path) -> Server:
+    """`trip-duration serve ARGUMENTS` on a free port with `workers` processes."""
+    port = free_port()
+    serve = str(Path(sys.executable).parent / "trip-duration")
+    command = [serve, "serve", *arguments, "--port", str(port), "--workers", str(workers)]
     env = {**project_env(), "PYTHONPATH": str(ROOT)}  # this checkout's service, as the course's
-    return Server(PROJECT, command, env, port, workdir / "project-service.log")
+    return Server(name, command, env, port, log_path)
