@@ -32,6 +32,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bench.services import free_port
 from tests.e2e.serving import Server, request, wait_ready
+from tests.e2e.test_readme import shell_lines
 from trip_duration.tlc import read_trips, to_numpy
 from trip_duration_ops.catalog import file_md5
 from trip_duration_ops.deploy import switch
@@ -174,7 +175,7 @@ def month_trips(path: Path) -> list[dict[str, Any]]:
 
 def shifted(trips: list[dict[str, Any]], model: Any) -> list[dict[str, Any]]:
     """The trips three times as long, each on a zone pair the model never saw in training."""
-    [(_, known)] = known_zones(model)
+    [(_, known, _)] = known_zones(model)
     pairs = np.arange(1, 264)[:, None] * 1000 + np.arange(1, 264)[None, :]
     unseen = np.setdiff1d(pairs.ravel(), known)
     chosen = np.random.default_rng(0).choice(unseen, size=len(trips))
@@ -308,3 +309,17 @@ def test_alerts_stay_silent_on_a_real_month_and_fire_on_shifted_trips_and_versio
         traffic.stop()
     assert traffic.statuses == {200}
     print(f"prometheus e2e: {time.monotonic() - started:.1f} s from the first trip")
+
+
+def test_the_promtool_lines_the_docs_print_pass() -> None:
+    """docs/operations.md's promtool lines, run as printed from the repository's root."""
+    lines = [line for line in shell_lines() if line.startswith("promtool ")]
+    assert [line.split()[1:3] for line in lines] == [
+        ["check", "rules"],
+        ["test", "rules"],
+        ["check", "config"],
+    ]
+    for line in lines:
+        done = subprocess.run(["bash", "-c", line], cwd=ROOT, capture_output=True, text=True)
+        assert done.returncode == 0, f"{line}:\n{done.stdout}{done.stderr}"
+        assert "SUCCESS" in done.stdout + done.stderr, line

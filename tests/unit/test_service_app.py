@@ -32,6 +32,7 @@ from trip_duration_ops import serve
 from trip_duration_ops.catalog import file_md5
 from trip_duration_ops.deploy import switch
 from trip_duration_ops.service.app import create_app
+from trip_duration_ops.service.deployment import SMALL, columns, load_file
 from trip_duration_ops.service.limits import MAX_BODY_BYTES
 from trip_duration_ops.service.metrics import MINUTES, observe_many
 from trip_duration_ops.service.observe import JsonLines
@@ -418,6 +419,25 @@ def test_a_model_file_has_no_poll_metrics_and_metrics_can_be_off(models: list[Pa
         assert client.post("/predict", json=TRIP).status_code == 200
         off = client.get("/metrics")
         assert off.status_code == 404 and "metrics are off" in off.json()["detail"]
+
+
+def test_unseen_zones_are_counted_alike_in_small_and_large_batches(models: list[Path]) -> None:
+    loaded = load_file(models[0])  # trained on zones 72-77
+    rng = np.random.default_rng(1)
+    trips = [
+        {
+            "PULocationID": int(rng.integers(70, 80)),
+            "DOLocationID": int(rng.integers(70, 80)),
+            "trip_distance": 1.0,
+        }
+        for _ in range(3 * SMALL)
+    ] + [{"PULocationID": None, "DOLocationID": 74, "trip_distance": 1.0}]
+    alone = [loaded.unseen(columns([trip], loaded.columns)) for trip in trips]
+    expected = [
+        int(not (72 <= t["PULocationID"] <= 77 and 72 <= t["DOLocationID"] <= 77)) for t in trips[:-1]
+    ]
+    assert alone == [*expected, 1] and 0 < sum(alone) < len(trips)
+    assert loaded.unseen(columns(trips, loaded.columns)) == sum(alone)
 
 
 def test_observe_many_is_observe_for_each_value() -> None:

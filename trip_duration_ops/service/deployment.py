@@ -34,7 +34,9 @@ PROBE = {
     "pickup_datetime": np.datetime64("2021-01-04T08:00:00"),
 }
 
-Zones = tuple[Callable[[Any], np.ndarray], np.ndarray]  # a zone feature's function, its known codes
+# A zone feature's function, and the codes the model learned: sorted, and as a set.
+Zones = tuple[Callable[[Any], np.ndarray], np.ndarray, frozenset[int]]
+SMALL = 32  # trips up to which counting unseen zones goes through the set
 ZONE_FEATURES = {DERIVE[name] for name in ("zone_pair", "PULocationID", "DOLocationID")}
 
 
@@ -67,8 +69,11 @@ class Loaded:
         never saw in training; None for a model whose encoders do not say."""
         if not self.zones:
             return None
+        if len(self.zones) == 1 and len(next(iter(data.values()))) <= SMALL:
+            derive, known, members = self.zones[0]  # a few trips: set lookups beat numpy's call costs
+            return sum(code not in members for code in derive(data)[:, 0].tolist())
         missing = np.zeros(len(next(iter(data.values()))), dtype=bool)
-        for derive, known in self.zones:  # known is sorted: a binary search per trip
+        for derive, known, _ in self.zones:  # known is sorted: a binary search per trip
             codes = derive(data)[:, 0]
             found = np.minimum(np.searchsorted(known, codes), known.size - 1)
             missing |= known[found] != codes
@@ -105,7 +110,7 @@ def known_zones(model: Any) -> list[Zones]:
         if getattr(derive, "func", None) in ZONE_FEATURES and categories is not None and len(categories) == 1:
             known = np.unique(np.asarray(categories[0]))  # sorted, once (np.isin would sort per call)
             if known.size:
-                found.append((derive.func, known))
+                found.append((derive.func, known, frozenset(known.tolist())))
     return found
 
 
