@@ -29,6 +29,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bench.services import free_port
 from tests.e2e.serving import Server, fit_hgb, request, wait_ready
+from tests.e2e.test_readme import command
 
 TRIP = {"PULocationID": 74, "DOLocationID": 75, "trip_distance": 1.2}
 
@@ -333,7 +334,8 @@ def test_two_workers_add_up_their_metrics_and_log_json_lines(
     folder = tmp_path / "deploy"
     deploy(registry, folder, "--version", "v0.1.0")
     reference = json.loads((folder / "manifest.json").read_text())["reference"]
-    server = serve("--model-dir", str(folder), "--workers", "2", "--log-format", "json")
+    printed = command("trip-duration serve --model-dir deploy/ --workers 2").split()[2:]  # docs/operations.md
+    server = serve(*[str(folder) if arg == "deploy/" else arg for arg in printed])
     wait_ready(server.port)
     sent = [f"r-{index}" for index in range(60)]
 
@@ -352,12 +354,12 @@ def test_two_workers_add_up_their_metrics_and_log_json_lines(
     for thread in clients:
         thread.join()
     time.sleep(1.5)  # each worker's readiness gauge has had a turn
+    curl = command("curl -s localhost:8000/metrics").replace("8000", str(server.port))
     for _ in range(4):  # whichever worker answers, the same sums
-        status, text, _ = request(server.port, "GET", "/metrics")
-        assert status == 200
+        text = subprocess.run(["bash", "-c", curl], capture_output=True, text=True, check=True).stdout
         found = {
             (sample.name, frozenset(sample.labels.items())): sample.value
-            for family in text_string_to_metric_families(text.decode())
+            for family in text_string_to_metric_families(text)
             for sample in family.samples
         }
         ok = frozenset({("route", "/predict"), ("method", "POST"), ("status", "200")})
