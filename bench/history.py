@@ -88,6 +88,11 @@ class Story:
         ratio = self.rmse / base["rmse"]
         for path in [p for p in self.tip if p.startswith("reports/") and p.endswith(".csv")]:
             written[path] = files.scale_csv(self.source[path].decode(), ratio)
+        if (reference := "reports/reference.json") in self.source:  # predictions scale with the error
+            scaled = {
+                key: round(value * ratio, 4) for key, value in json.loads(self.source[reference]).items()
+            }
+            written[reference] = files.json_file(scaled)
         lock = files.relock(self.read("dvc.lock"), params, stages, written, self.rng)
         written["dvc.lock"] = self.yaml_file("dvc.lock", lock)
         self.tip |= written
