@@ -37,9 +37,10 @@ def judged_months(compute: Compute, stack: ExitStack, where: str, data_dir: Path
         return lambda watch, reference, months: (
             monitoring.judge(watch, reference, data_dir, month)[0] for month in months
         )
-    from trip_duration.cluster import connect, in_order, worker_path
+    from trip_duration.cluster import connect, described, in_order, worker_path
 
     client = stack.enter_context(connect(compute, where))
+    print(f"monitor: a task per month on {described(client)}")
     task = partial(monitoring.judge_record, data_dir=Path(worker_path(data_dir, compute.worker_root)))
     return lambda watch, reference, months: in_order(client, task, months, watch=watch, reference_=reference)
 

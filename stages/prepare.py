@@ -51,9 +51,10 @@ def prepared_months(
     cluster `compute` names (whose client `stack` closes)."""
     if compute.name == "local":
         return lambda months: iter_window(data_dir, months=months, **window)
-    from trip_duration.cluster import connect, in_order, worker_path
+    from trip_duration.cluster import connect, described, in_order, worker_path
 
     client = stack.enter_context(connect(compute, where))
+    print(f"prepare: a task per month on {described(client)}")
     task = partial(prepare_month, data_dir=worker_path(data_dir, compute.worker_root), **window)
     return lambda months: in_order(client, task, months)
 

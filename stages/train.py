@@ -65,9 +65,10 @@ def fit_streaming(model: Pipeline, path: str, columns: list[str], compute: Compu
     """A model that streams, fitted here a row group at a time, or on the cluster `compute` names."""
     if compute.name == "local":
         return fit_batches(model, lambda: batches(path, columns))
-    from trip_duration.cluster import connect, fit_on_cluster
+    from trip_duration.cluster import connect, described, fit_on_cluster
 
     with connect(compute, params) as client:
+        print(f"train: a task per row group on {described(client)}")
         return fit_on_cluster(client, model, path, columns, compute.worker_root)
 
 

@@ -62,6 +62,21 @@ def connect(compute: Compute, where: str | Path) -> Iterator[Client]:
         yield client
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
+def share(client: Client, value: Any) -> Future:
+    """`value` on the cluster once, for many tasks. Not `scatter`: scattered data has no task that
+    makes it, so it dies with its worker; this task's result is made again on another one."""
+    return client.submit(_same, value, pure=False)
+
+
+def described(client: Client) -> str:
+    """The cluster in a few words, for a stage's output: where it is and how many workers."""
+    return f"the Dask cluster at {client.scheduler.address} ({len(client.nthreads())} workers)"
+
+
 def worker_path(path: str | Path, root: str) -> str:
     """Where workers read the project's file `path`: the same absolute path (root empty), or the
     path relative to the project under `root`, a folder the workers mount."""
@@ -78,7 +93,7 @@ def in_order(
     At most `ahead` (by default twice the cluster's threads) are submitted and not yet taken, so
     neither the client nor the workers hold them all; `shared` values go to the workers once."""
     ahead = ahead or 2 * max(1, sum(client.nthreads().values()))
-    shared = {name: client.scatter(value, broadcast=False) for name, value in shared.items()}
+    shared = {name: share(client, value) for name, value in shared.items()}
     pending: deque[Future] = deque()
     for item in items:
         pending.append(client.submit(task, item, **shared, pure=False))
@@ -132,11 +147,11 @@ def fit_on_cluster(client: Client, model: Any, path: str, columns: list[str], ro
     parts = [(worker_path(file, root), index) for file, index in row_groups(path)]
     if not parts:
         raise ValueError("the training window has no trips")
-    unfitted = client.scatter(features, broadcast=False)
+    unfitted = share(client, features)
     tallies = client.map(tally_part, parts, features=unfitted, columns=columns, pure=False)
     tallied = tree_sum(client, add_tallies, tallies)
     fit_features(features, tallied, *read_row_group(row_groups(path)[0], columns))
-    fitted = client.scatter(features, broadcast=False)
+    fitted = share(client, features)
     grams = client.map(gram_part, parts, features=fitted, regressor=regressor, columns=columns, pure=False)
     regressor.merge(tree_sum(client, add_grams, grams)).solve()
     return streamed_scores(regressor)
