@@ -74,7 +74,7 @@ def share(client: Client, value: Any) -> Future:
 
 def described(client: Client) -> str:
     """The cluster in a few words, for a stage's output: where it is and how many workers."""
-    return f"the Dask cluster at {client.scheduler.address} ({len(client.nthreads())} workers)"
+    return f"the Dask cluster at {client.scheduler_info()['address']} ({len(client.nthreads())} workers)"
 
 
 def worker_path(path: str | Path, root: str) -> str:

@@ -163,22 +163,30 @@ class Retrain(Section):
 
 
 class Compute(Section):
-    """Where the heavy stages run (conf/compute/): `local`, or `dask` with its cluster's keys."""
+    """Where the heavy stages run (conf/compute/): `local`, or `dask` with every key of its own."""
 
     name: Literal["local", "dask"] = Field(description="local: in the stage; dask: on a Dask cluster")
     address: str = Field(default="", description="tcp://host:8786 or a scheduler file; empty: a LocalCluster")
     n_workers: int = Field(default=2, ge=1, description="the LocalCluster's worker processes")
     threads_per_worker: int = Field(default=1, ge=1, description="the LocalCluster's threads per worker")
     connect_timeout: float = Field(default=10.0, gt=0, description="seconds to reach the scheduler")
-    worker_root: str = Field(
-        default="", description="where workers find the project's files; empty: same paths"
-    )
+    worker_root: str = Field(default="", description="where workers find the project's files; empty: here")
 
     @model_validator(mode="after")
-    def _dask_keys_for_dask(self) -> "Compute":
-        if self.name == "local" and (keys := sorted(self.model_fields_set - {"name"})):
-            raise ValueError(f"{keys[0]} is a key of compute=dask, not of compute=local")
+    def _keys_of_its_kind(self) -> "Compute":
+        given = self.model_fields_set - {"name"}
+        if self.name == "local" and given:
+            raise ValueError(f"{sorted(given)[0]} is a key of compute=dask, not of compute=local")
+        if self.name == "dask" and (missing := [key for key in DASK_KEYS if key not in given]):
+            raise ValueError(f"compute=dask needs {', '.join(missing)} (conf/compute/dask.yaml)")
         return self
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
+        """The keys as written: local's section is its name alone."""
+        return super().model_dump(**{"exclude_unset": True, **kwargs})
+
+
+DASK_KEYS = ("address", "n_workers", "threads_per_worker", "connect_timeout", "worker_root")
 
 
 SCHEMAS: dict[str, type[Section]] = {

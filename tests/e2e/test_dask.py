@@ -77,11 +77,14 @@ def train_args(project: Path, train: Path, out: Path, params: Path) -> list[str]
     ]
 
 
-def params_file(project: Path, path: Path, compute: dict) -> Path:
-    """The project's params with model=gram_ridge and the given `compute` section."""
+def params_file(project: Path, path: Path, compute: str, **keys: object) -> Path:
+    """The project's params with model=gram_ridge and compute=`compute`, with `keys` set in it."""
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["model"] = yaml.safe_load((ROOT / "conf" / "model" / "gram_ridge.yaml").read_text())
-    params["compute"] = compute
+    params["compute"] = {
+        **yaml.safe_load((ROOT / "conf" / "compute" / f"{compute}.yaml").read_text()),
+        **keys,
+    }
     path.write_text(yaml.safe_dump(params, sort_keys=False))
     return path
 
@@ -89,6 +92,7 @@ def params_file(project: Path, path: Path, compute: dict) -> Path:
 def test_gram_ridge_on_dask_is_the_local_model(reproduced: Path, tmp_path: Path) -> None:
     project = copy_of(reproduced, tmp_path / "project")
     sh("dvc", "exp", "run", "-S", "model=gram_ridge", cwd=project)
+    prepared = yaml.safe_load((project / "dvc.lock").read_text())["stages"]["prepare"]["outs"]
     local = tmp_path / "local"
     local.mkdir()
     for name in ("models/trip-duration.joblib", "reports/metrics.json"):
@@ -100,6 +104,7 @@ def test_gram_ridge_on_dask_is_the_local_model(reproduced: Path, tmp_path: Path)
         assert f"{stage}: a task per " in done.stdout, done.stdout
     lock = yaml.safe_load((project / "dvc.lock").read_text())
     assert lock["stages"]["train"]["params"]["params.yaml"]["compute"]["name"] == "dask"
+    assert lock["stages"]["prepare"]["outs"] == prepared  # a task a month: the same files, to the byte
     assert_same_model(project / "models/trip-duration.joblib", local / "trip-duration.joblib")
     assert abs(val_rmse(project) - local_rmse) <= RELATIVE * local_rmse
     metrics = json.loads((project / "reports/metrics.json").read_text())
@@ -114,7 +119,7 @@ def test_train_survives_a_lost_worker(reproduced: Path, tmp_path: Path) -> None:
     # The training trips in 8 row groups: 8 accumulation tasks over 2 workers, summed in a tree.
     train = tmp_path / "train.parquet"
     pq.write_table(pq.read_table(reproduced / "prepared" / "train.parquet"), train, row_group_size=10_000)
-    local = params_file(reproduced, tmp_path / "local.yaml", {"name": "local"})
+    local = params_file(reproduced, tmp_path / "local.yaml", "local")
     sh("python", *train_args(reproduced, train, tmp_path / "local", local), cwd=tmp_path)
 
     marker = tmp_path / "killed"
@@ -125,8 +130,7 @@ def test_train_survives_a_lost_worker(reproduced: Path, tmp_path: Path) -> None:
         with Client(cluster) as client:
             pids = set(client.run(os.getpid).values())
             client.register_plugin(KillOnTask("gram_part", marker))
-            address = {"name": "dask", "address": cluster.scheduler_address, "connect_timeout": 10}
-            dask = params_file(reproduced, tmp_path / "dask.yaml", address)
+            dask = params_file(reproduced, tmp_path / "dask.yaml", "dask", address=cluster.scheduler_address)
             done = sh("python", *train_args(reproduced, train, tmp_path / "dask", dask), cwd=tmp_path)
             killed, key = marker.read_text().split()  # the fault happened, during an accumulation task
             assert key.startswith("gram_part-") and int(killed) in pids
@@ -149,10 +153,30 @@ def test_train_survives_a_lost_worker(reproduced: Path, tmp_path: Path) -> None:
     )
 
 
+def test_monitor_on_dask_writes_the_local_backtest(reproduced: Path, tmp_path: Path) -> None:
+    """A task a month; the course project has no month after validation, so both are named."""
+    tables = []
+    for compute in ("local", "dask"):
+        params = params_file(reproduced, tmp_path / f"{compute}.yaml", compute)
+        values = yaml.safe_load(params.read_text())
+        values["monitor"]["months"] = ["2021-01", "2021-02"]
+        params.write_text(yaml.safe_dump(values, sort_keys=False))
+        backtest = tmp_path / f"{compute}.csv"
+        done = sh(
+            "python", "stages.monitor", "--model", str(reproduced / "models/trip-duration.joblib"),
+            "--val", str(reproduced / "prepared/val.parquet"),
+            "--predictions", str(reproduced / "predictions/val.parquet"),
+            "--data-dir", str(reproduced / "data"), "--backtest", str(backtest), "--params", str(params),
+            cwd=tmp_path,
+        )  # fmt: skip
+        assert ("a task per month on the Dask cluster" in done.stdout) == (compute == "dask")
+        tables.append(backtest.read_text())
+    assert tables[0] == tables[1] and len(tables[0].splitlines()) == 3
+
+
 def test_an_unreachable_scheduler_fails_in_one_line(reproduced: Path, tmp_path: Path) -> None:
     address = f"tcp://127.0.0.1:{closed_port()}"
-    unreachable = {"name": "dask", "address": address, "connect_timeout": 1}
-    params = params_file(reproduced, tmp_path / "params.yaml", unreachable)
+    params = params_file(reproduced, tmp_path / "params.yaml", "dask", address=address, connect_timeout=1)
     out = tmp_path / "out"
     done = sh(
         "python",
