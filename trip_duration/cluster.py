@@ -14,6 +14,7 @@ window. Code that starts a LocalCluster runs in a stage's `main()`: its workers 
 processes that import the stage's module, which must not start a cluster itself on import.
 """
 
+import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -41,6 +42,8 @@ def connect(compute: Compute, where: str | Path) -> Iterator[Client]:
                 processes=True,
                 host="127.0.0.1",
                 dashboard_address=None,
+                # A failed task is re-raised here as one error line: no worker log of it beside.
+                silence_logs=logging.CRITICAL,
             ) as cluster,
             Client(cluster) as client,
         ):

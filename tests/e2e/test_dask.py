@@ -200,3 +200,22 @@ def test_an_unreachable_scheduler_fails_in_one_line(reproduced: Path, tmp_path: 
     assert done.returncode != 0
     assert f"error: {address}: cannot reach the Dask scheduler" in done.stderr
     assert (project / "dvc.lock").read_bytes() == lock
+
+
+def test_a_failed_task_is_the_stage_s_one_line_error(reproduced: Path, tmp_path: Path) -> None:
+    params = params_file(reproduced, tmp_path / "params.yaml", "dask")
+    values = yaml.safe_load(params.read_text())
+    values["data"]["train_months"] = ["2021-01", "2021-03"]  # not in the course project's data/
+    params.write_text(yaml.safe_dump(values, sort_keys=False))
+    out = tmp_path / "out"
+    done = sh(
+        "python", "stages.prepare", "--data-dir", str(reproduced / "data"),
+        "--train", str(out / "train.parquet"), "--val", str(out / "val.parquet"), "--params", str(params),
+        cwd=tmp_path, check=False,
+    )  # fmt: skip
+    missing = reproduced / "data" / "green_tripdata_2021-03.parquet"
+    assert (done.returncode, done.stderr) == (
+        1,
+        f"error: {missing}: is missing (fetch it: trip-duration fetch YYYY-MM)\n",
+    )
+    assert not out.exists()
