@@ -13,6 +13,7 @@ params.yaml's `compute: dask`, each month is judged by a task on a Dask cluster
 """
 
 import argparse
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from functools import partial
@@ -39,8 +40,9 @@ def judged_months(compute: Compute, stack: ExitStack, where: str, data_dir: Path
         )
     from trip_duration.cluster import connect, described, in_order, worker_path
 
+    start = time.monotonic()
     client = stack.enter_context(connect(compute, where))
-    print(f"monitor: a task per month on {described(client)}")
+    print(f"monitor: a task per month on {described(client, start)}")
     task = partial(monitoring.judge_record, data_dir=Path(worker_path(data_dir, compute.worker_root)))
     return lambda watch, reference, months: in_order(client, task, months, watch=watch, reference_=reference)
 

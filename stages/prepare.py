@@ -11,6 +11,7 @@ in order as they come back: the same files.
 """
 
 import argparse
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from functools import partial
@@ -53,8 +54,9 @@ def prepared_months(
         return lambda months: iter_window(data_dir, months=months, **window)
     from trip_duration.cluster import connect, described, in_order, worker_path
 
+    start = time.monotonic()
     client = stack.enter_context(connect(compute, where))
-    print(f"prepare: a task per month on {described(client)}")
+    print(f"prepare: a task per month on {described(client, start)}")
     task = partial(prepare_month, data_dir=worker_path(data_dir, compute.worker_root), **window)
     return lambda months: in_order(client, task, months)
 

@@ -17,6 +17,7 @@ scikit-learn nor the model: this is the only stage that pays scikit-learn's star
 
 import argparse
 import json
+import time
 from collections.abc import Iterator
 from typing import cast
 
@@ -65,11 +66,14 @@ def fit_streaming(model: Pipeline, path: str, columns: list[str], compute: Compu
     """A model that streams, fitted here a row group at a time, or on the cluster `compute` names."""
     if compute.name == "local":
         return fit_batches(model, lambda: batches(path, columns))
-    from trip_duration.cluster import connect, described, fit_on_cluster
+    from trip_duration.cluster import connect, described, fit_on_cluster, peak_memory
 
+    start = time.monotonic()
     with connect(compute, params) as client:
-        print(f"train: a task per row group on {described(client)}")
-        return fit_on_cluster(client, model, path, columns, compute.worker_root)
+        print(f"train: a task per row group on {described(client, start)}")
+        scores = fit_on_cluster(client, model, path, columns, compute.worker_root)
+        print(f"train: {peak_memory(client)}")
+    return scores
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,6 +15,8 @@ processes that import the stage's module, which must not start a cluster itself 
 """
 
 import logging
+import resource
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -75,9 +77,26 @@ def share(client: Client, value: Any) -> Future:
     return client.submit(_same, value, pure=False)
 
 
-def described(client: Client) -> str:
-    """The cluster in a few words, for a stage's output: where it is and how many workers."""
-    return f"the Dask cluster at {client.scheduler_info()['address']} ({len(client.nthreads())} workers)"
+def described(client: Client, since: float) -> str:
+    """The cluster in a few words, for a stage's output: where, how many workers, and how long it
+    took to start or reach since `since` (time.monotonic())."""
+    ready, workers, address = (
+        time.monotonic() - since,
+        len(client.nthreads()),
+        client.scheduler_info()["address"],
+    )
+    return f"the Dask cluster at {address} ({workers} workers, ready in {ready:.2f} s)"
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def peak_memory(client: Client) -> str:
+    """The peak resident memory of this process (the client) and of each worker process so far."""
+    workers = sorted(client.run(_peak_mb).values())
+    shown = ", ".join(f"{peak:,.0f}" for peak in workers)
+    return f"peak memory: client {_peak_mb():,.0f} MB, workers {shown} MB"
 
 
 def worker_path(path: str | Path, root: str) -> str:
