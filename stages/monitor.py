@@ -38,12 +38,12 @@ def judged_months(compute: Compute, stack: ExitStack, where: str, data_dir: Path
         return lambda watch, reference, months: (
             monitoring.judge(watch, reference, data_dir, month)[0] for month in months
         )
-    from trip_duration.cluster import connect, described, in_order, worker_path
+    from trip_duration.cluster import connect, described, in_order, judge_month_at, worker_path
 
     start = time.monotonic()
     client = stack.enter_context(connect(compute, where))
     print(f"monitor: a task per month on {described(client, start)}")
-    task = partial(monitoring.judge_record, data_dir=Path(worker_path(data_dir, compute.worker_root)))
+    task = partial(judge_month_at, data_dir=worker_path(data_dir, compute.worker_root))
     return lambda watch, reference, months: in_order(client, task, months, watch=watch, reference_=reference)
 
 

@@ -16,10 +16,12 @@ processes that import the stage's module, which must not start a cluster itself 
 
 import logging
 import resource
+import shutil
+import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,10 @@ from distributed import Client, Future, LocalCluster
 from trip_duration.errors import InputError, one_line
 from trip_duration.linear import GramRidge
 from trip_duration.model import Tally, add_tallies, fit_features, streamed_scores, tally
+from trip_duration.monitoring import judge_record
 from trip_duration.params import Compute
+from trip_duration.tlc import file_name
+from trip_duration.trips import prepare_month
 
 
 @contextmanager
@@ -101,11 +106,50 @@ def peak_memory(client: Client) -> str:
 
 def worker_path(path: str | Path, root: str) -> str:
     """Where workers read the project's file `path`: the same absolute path (root empty), or the
-    path relative to the project under `root`, a folder the workers mount."""
+    path relative to the project (the working directory) under `root`, a folder the workers mount
+    or an fsspec URL (s3://bucket/project)."""
     if not root:
         return str(Path(path).resolve())
     relative = Path(path).resolve().relative_to(Path.cwd())
     return f"{root.rstrip('/')}/{relative.as_posix()}"
+
+
+def _is_url(path: str | Path) -> bool:
+    return "://" in str(path)
+
+
+@contextmanager
+def month_folder(data_dir: str | Path, taxi: str, month: str) -> Iterator[Path]:
+    """A folder holding the month's TLC file: `data_dir` itself, or for a URL a temporary folder
+    the file is copied into (errors name the URL)."""
+    if not _is_url(data_dir):
+        yield Path(data_dir)
+        return
+    import fsspec
+
+    url = f"{str(data_dir).rstrip('/')}/{file_name(taxi, month)}"
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            with fsspec.open(url, "rb") as source, (Path(folder) / file_name(taxi, month)).open("wb") as out:
+                shutil.copyfileobj(source, out)
+        except FileNotFoundError:
+            raise InputError(url, "is missing (compute.worker_root holds no such file)") from None
+        try:
+            yield Path(folder)
+        except InputError as error:
+            raise InputError(url, error.problem) from None
+
+
+def prepare_month_at(month: str, data_dir: str, taxi: str, **cleaning: Any) -> Any:
+    """`prepare`'s task: trip_duration.trips.prepare_month, on a folder or a URL."""
+    with month_folder(data_dir, taxi, month) as folder:
+        return prepare_month(month, folder, taxi, **cleaning)
+
+
+def judge_month_at(month: str, watch: Any, reference_: Any, data_dir: str) -> dict[str, Any]:
+    """`monitor`'s task: trip_duration.monitoring.judge_record, on a folder or a URL."""
+    with month_folder(data_dir, watch.data["taxi"], month) as folder:
+        return judge_record(month, watch, reference_, folder)
 
 
 def in_order(
@@ -143,7 +187,12 @@ def row_groups(path: str) -> list[tuple[str, int]]:
 def read_row_group(part: tuple[str, int], columns: list[str]) -> tuple[Any, Any]:
     """One row group's trips, as (raw columns, duration)."""
     path, index = part
-    frame = pq.ParquetFile(path).read_row_group(index, columns=[*columns, "duration"]).to_pandas()
+    with ExitStack() as stack:
+        if _is_url(path):  # read through fsspec: the row group's byte ranges only
+            import fsspec
+
+            path = stack.enter_context(fsspec.open(path, "rb"))
+        frame = pq.ParquetFile(path).read_row_group(index, columns=[*columns, "duration"]).to_pandas()
     return frame[columns], frame["duration"].to_numpy()
 
 

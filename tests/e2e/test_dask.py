@@ -3,6 +3,7 @@ unreachable scheduler. Clusters are LocalClusters of worker processes on 127.0.0
 
 import json
 import os
+import shutil
 import socket
 import time
 from pathlib import Path
@@ -219,3 +220,37 @@ def test_a_failed_task_is_the_stage_s_one_line_error(reproduced: Path, tmp_path:
         f"error: {missing}: is missing (fetch it: trip-duration fetch YYYY-MM)\n",
     )
     assert not out.exists()
+
+
+def test_workers_read_the_months_under_a_worker_root_url(reproduced: Path, tmp_path: Path) -> None:
+    """compute.worker_root as an fsspec URL (file:// here, s3:// alike): the stage's own folder has
+    no data/, so the cleaned months can only come from the workers' reads of the URL."""
+    bucket, client = tmp_path / "bucket", tmp_path / "client"
+    shutil.copytree(reproduced / "data", bucket / "data")
+    (client / "data").mkdir(parents=True)
+    params = params_file(reproduced, tmp_path / "params.yaml", "dask", worker_root=f"file://{bucket}")
+    done = sh(
+        "python", "stages.prepare", "--data-dir", "data", "--train", "out/train.parquet",
+        "--val", "out/val.parquet", "--params", str(params), cwd=client,
+    )  # fmt: skip
+    assert "a task per month on the Dask cluster" in done.stdout
+    for name in ("train.parquet", "val.parquet"):
+        assert (client / "out" / name).read_bytes() == (reproduced / "prepared" / name).read_bytes()
+    shutil.copytree(client / "out", bucket / "out")  # train's tasks read the row groups there
+    sh(
+        "python",
+        *train_args(reproduced, client / "out" / "train.parquet", client / "model", params),
+        cwd=client,
+    )
+    scores = json.loads((client / "model" / "train.json").read_text())
+    assert scores["train_rows"] == 73_908
+    empty = params_file(reproduced, tmp_path / "empty.yaml", "dask", worker_root=f"file://{tmp_path}/empty")
+    failed = sh(
+        "python", "stages.prepare", "--data-dir", "data", "--train", "out/train.parquet",
+        "--val", "out/val.parquet", "--params", str(empty), cwd=client, check=False,
+    )  # fmt: skip
+    url = f"file://{tmp_path}/empty/data/green_tripdata_2021-01.parquet"
+    assert (failed.returncode, failed.stderr) == (
+        1,
+        f"error: {url}: is missing (compute.worker_root holds no such file)\n",
+    )
