@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from trip_duration import monitoring
 from trip_duration.errors import InputError, run
 from trip_duration.files import write_text
-from trip_duration.params import Compute, read_compute, read_section
+from trip_duration.params import Compute, cluster_module, read_compute, read_section
 
 Judge = Callable[[monitoring.Watch, monitoring.Reference, list[str]], Iterator[dict[str, Any]]]
 
@@ -38,13 +38,14 @@ def judged_months(compute: Compute, stack: ExitStack, where: str, data_dir: Path
         return lambda watch, reference, months: (
             monitoring.judge(watch, reference, data_dir, month)[0] for month in months
         )
-    from trip_duration.cluster import connect, described, in_order, judge_month_at, worker_path
-
+    cluster = cluster_module(where)
     start = time.monotonic()
-    client = stack.enter_context(connect(compute, where))
-    print(f"monitor: a task per month on {described(client, start)}")
-    task = partial(judge_month_at, data_dir=worker_path(data_dir, compute.worker_root))
-    return lambda watch, reference, months: in_order(client, task, months, watch=watch, reference_=reference)
+    client = stack.enter_context(cluster.connect(compute, where))
+    print(f"monitor: a task per month on {cluster.described(client, start)}")
+    task = partial(cluster.judge_month_at, data_dir=cluster.worker_path(data_dir, compute.worker_root))
+    return lambda watch, reference, months: cluster.in_order(
+        client, task, months, watch=watch, reference_=reference
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from trip_duration.errors import run
 from trip_duration.files import atomic_path
-from trip_duration.params import Compute, read_compute, read_section
+from trip_duration.params import Compute, cluster_module, read_compute, read_section
 from trip_duration.trips import cleaning, iter_window
 
 # Row groups are the batches that a streaming fit reads (pyarrow's default size, written as such).
@@ -52,13 +52,14 @@ def prepared_months(
     cluster `compute` names (whose client `stack` closes)."""
     if compute.name == "local":
         return lambda months: iter_window(data_dir, months=months, **window)
-    from trip_duration.cluster import connect, described, in_order, prepare_month_at, worker_path
-
+    cluster = cluster_module(where)
     start = time.monotonic()
-    client = stack.enter_context(connect(compute, where))
-    print(f"prepare: a task per month on {described(client, start)}")
-    task = partial(prepare_month_at, data_dir=worker_path(data_dir, compute.worker_root), **window)
-    return lambda months: in_order(client, task, months)
+    client = stack.enter_context(cluster.connect(compute, where))
+    print(f"prepare: a task per month on {cluster.described(client, start)}")
+    task = partial(
+        cluster.prepare_month_at, data_dir=cluster.worker_path(data_dir, compute.worker_root), **window
+    )
+    return lambda months: cluster.in_order(client, task, months)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -31,7 +31,7 @@ from sklearn.pipeline import Pipeline
 from trip_duration.errors import InputError, run
 from trip_duration.files import atomic_path, write_text
 from trip_duration.model import build_model, fit, fit_batches, input_columns, streams
-from trip_duration.params import Compute, Training, read_compute, read_section
+from trip_duration.params import Compute, Training, cluster_module, read_compute, read_section
 
 BATCH_ROWS = 1 << 20  # the row groups `prepare` writes
 
@@ -66,13 +66,12 @@ def fit_streaming(model: Pipeline, path: str, columns: list[str], compute: Compu
     """A model that streams, fitted here a row group at a time, or on the cluster `compute` names."""
     if compute.name == "local":
         return fit_batches(model, lambda: batches(path, columns))
-    from trip_duration.cluster import connect, described, fit_on_cluster, peak_memory
-
+    cluster = cluster_module(params)
     start = time.monotonic()
-    with connect(compute, params) as client:
-        print(f"train: a task per row group on {described(client, start)}")
-        scores = fit_on_cluster(client, model, path, columns, compute.worker_root)
-        print(f"train: {peak_memory(client)}")
+    with cluster.connect(compute, params) as client:
+        print(f"train: a task per row group on {cluster.described(client, start)}")
+        scores = cluster.fit_on_cluster(client, model, path, columns, compute.worker_root)
+        print(f"train: {cluster.peak_memory(client)}")
     return scores
 
 

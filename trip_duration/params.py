@@ -269,3 +269,15 @@ def read_compute(path: str | Path) -> Compute:
     if "compute" not in params.sections:
         return Compute(name="local")
     return cast(Compute, params.section("compute"))
+
+
+def cluster_module(where: str | Path) -> Any:
+    """trip_duration.cluster, for a stage with `compute: dask`; one line when the extra is missing."""
+    import importlib
+
+    try:
+        return importlib.import_module("trip_duration.cluster")
+    except ModuleNotFoundError as error:
+        raise InputError(
+            where, f"compute=dask needs the dask extra: pip install 'nyc-taxi-duration[dask]' ({error})"
+        ) from None

@@ -1,6 +1,7 @@
 """params.yaml's schemas: conf/ passes as composed; each kind of bad key is one line naming file and key."""
 
 import pickle
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,14 @@ import yaml
 
 from trip_duration.errors import InputError
 from trip_duration.model import build_model
-from trip_duration.params import SCHEMAS, parse_params, read_compute, read_params, read_section
+from trip_duration.params import (
+    SCHEMAS,
+    cluster_module,
+    parse_params,
+    read_compute,
+    read_params,
+    read_section,
+)
 from trip_duration_ops import registry
 from trip_duration_ops.conf_diff import compose
 
@@ -68,6 +76,16 @@ def test_compute_takes_the_keys_of_its_kind() -> None:
 def test_a_params_file_without_compute_runs_locally(tmp_path: Path) -> None:
     (tmp_path / "params.yaml").write_text("data: {}\n")
     assert read_compute(tmp_path / "params.yaml").name == "local"
+
+
+def test_compute_dask_without_its_extra_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if not installed
+    monkeypatch.delitem(sys.modules, "trip_duration.cluster", raising=False)
+    with pytest.raises(InputError) as caught:
+        cluster_module("params.yaml")
+    assert str(caught.value).startswith(
+        "params.yaml: compute=dask needs the dask extra: pip install 'nyc-taxi-duration[dask]'"
+    )
 
 
 def test_a_section_keeps_its_values_and_types() -> None:
