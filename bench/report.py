@@ -30,6 +30,19 @@ class StageTime:
 
 
 @dataclass(frozen=True)
+class DaskRun:
+    """What a compute=dask repro's stages said: each cluster's start-up, train's peak memory."""
+
+    startup_s: dict[str, float]  # stage -> seconds until its cluster was ready
+    client_mb: float
+    worker_mb: list[float]
+
+
+DASK_OVERHEAD = 1.3  # a repro on a 2-worker LocalCluster may take this much of the local time
+DASK_RMSE = 1e-9  # relative: the same model, its sums taken in another order
+
+
+@dataclass(frozen=True)
 class Target:
     name: str
     measured: str
@@ -96,10 +109,61 @@ def format_breakdown(repro: Result, stages: list[StageTime]) -> str:
     return "\n".join(lines)
 
 
-def check_targets(results: Mapping[str, Result], big_label: str = "3M") -> list[Target]:
+def format_dask(results: Mapping[str, Result], dask: Mapping[str, DaskRun]) -> str:
+    """The compute=dask repros beside the local ones: time, start-up, memory of each process, RMSE."""
+    lines = [
+        "compute=dask beside local (the same dvc repro; each stage starts its own LocalCluster):",
+        "",
+        "| case | local s | dask s | ratio | cluster start-up s | client MB | workers MB | RMSE rel. diff |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key, run in dask.items():
+        local, on_dask = results[key], results[f"{key}_dask"]
+        startup = ", ".join(f"{stage} {seconds:.2f}" for stage, seconds in run.startup_s.items())
+        gap = _relative(on_dask.rmse, local.rmse)
+        cells = [
+            key,
+            f"{local.wall_s:.2f}",
+            f"{on_dask.wall_s:.2f}",
+            f"{on_dask.wall_s / local.wall_s:.2f}x",
+            startup,
+            f"{run.client_mb:,.0f}",
+            ", ".join(f"{mb:,.0f}" for mb in run.worker_mb),
+            _number(gap, ".1e"),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _relative(value: float | None, reference: float | None) -> float | None:
+    return None if value is None or reference is None else abs(value - reference) / abs(reference)
+
+
+def dask_targets(results: Mapping[str, Result], dask: Mapping[str, DaskRun]) -> list[Target]:
+    """Dask's overhead on one machine, the same RMSE, and a client whose memory does not grow."""
+    targets = []
+    for key in dask:
+        local, on_dask = results[key], results[f"{key}_dask"]
+        ratio = on_dask.wall_s / local.wall_s
+        name = f"{key} on Dask <= {DASK_OVERHEAD}x the local repro's time"
+        targets.append(Target(name, f"{ratio:.2f}x", ratio <= DASK_OVERHEAD))
+        gap = _relative(on_dask.rmse, local.rmse)
+        if gap is not None:
+            name = f"{key} on Dask: val RMSE equal to the local one's within {DASK_RMSE:g} relative"
+            targets.append(Target(name, f"{gap:.1e}", gap <= DASK_RMSE))
+    if "year" in dask and "decade" in dask:
+        growth = dask["decade"].client_mb / dask["year"].client_mb
+        name = "Dask client's peak memory flat from the year to the decade (<= 1.2x)"
+        targets.append(Target(name, f"{growth:.2f}x", growth <= 1.2))
+    return targets
+
+
+def check_targets(
+    results: Mapping[str, Result], big_label: str = "3M", dask: Mapping[str, DaskRun] | None = None
+) -> list[Target]:
     """The targets whose cases were measured; keys: big, year, year_memory, decade, monitor,
-    months_noop, months_params."""
-    targets: list[Target] = []
+    months_noop, months_params; `dask`: the year's and decade's runs on Dask (year_dask...)."""
+    targets: list[Target] = dask_targets(results, dask) if dask else []
     monitor = results.get("monitor")
     big = results.get("big")
     params, noop = results.get("months_params"), results.get("months_noop")

@@ -1,14 +1,16 @@
 """Benchmark: the course's method against this pipeline's `dvc repro`, on real and on large months.
 
-    python -m bench.run [--rows 3000000] [--year] [--decade] [--workdir /tmp/nyc-bench] [--seed 0]
-        [--strict]
+    python -m bench.run [--rows 3000000] [--year] [--decade] [--compute dask]
+        [--workdir /tmp/nyc-bench] [--seed 0] [--strict]
 
 Builds resampled TLC months of --rows rows once (cached in the workdir by seed and rows), then
 times, each as its own process tree: the course method (as written, and with its duration
 vectorised) and a from-scratch `dvc repro` on them; with --year, twelve training months with the
 streaming model (model=gram_ridge) and the same model fitted in memory; with --decade, 120;
-`trip-duration monitor` of the 3M model on a third resampled month; on the real course months
-(2021-01, 2021-02) the course method, a from-scratch `dvc repro`, a
+with --compute dask, the year's and decade's `dvc repro` again with compute=dask (a 2-worker
+LocalCluster that each stage starts: its start-up, the client's and each worker's peak memory, the
+RMSE beside the local run's); `trip-duration monitor` of the 3M model on a third resampled month;
+on the real course months (2021-01, 2021-02) the course method, a from-scratch `dvc repro`, a
 no-op one, a params-only change and its undoing (restored from DVC's run-cache). Prints a
 markdown table, where the big repro's time goes (each stage's command timed again alone, its
 start-up apart) and PASS/FAIL per target; exits non-zero on a FAIL only with --strict.
@@ -19,6 +21,7 @@ import argparse
 import dataclasses
 import json
 import os
+import re
 import statistics
 import sys
 from pathlib import Path
@@ -31,11 +34,13 @@ from bench.make_months import ROOT, build_months, cache_folder, mirror_dir, mont
 from bench.measure import Measured, measure
 from bench.project import make_project, project_env, read_metrics, read_params, sh, update_params
 from bench.report import (
+    DaskRun,
     Result,
     StageTime,
     check_targets,
     format_breakdown,
     format_cpu,
+    format_dask,
     format_table,
     format_targets,
 )
@@ -115,6 +120,35 @@ def run_repro(
     return Result(case, rows, measured.wall_s, measured.peak_mb, rmse, course, measured.cpu_s, vectorised)
 
 
+def dask_run(stdout: str) -> DaskRun:
+    """The stages' own lines (stages/*.py, trip_duration.cluster) in a repro's output."""
+    startup = {
+        found[1]: float(found[2])
+        for found in re.finditer(r"^(\w+): a task per .* ready in ([\d.]+) s\)$", stdout, re.MULTILINE)
+    }
+    peak = re.search(r"^train: peak memory: client ([\d,]+) MB, workers ([\d, ]+) MB$", stdout, re.MULTILINE)
+    if peak is None:
+        raise RuntimeError(f"no peak memory line from train on Dask in:\n{stdout}")
+    workers = [float(value.replace(",", "")) for value in peak[2].split(", ")]
+    return DaskRun(startup, float(peak[1].replace(",", "")), workers)
+
+
+def run_dask_repro(case: str, project: Path, rows: int) -> tuple[Result, DaskRun]:
+    """The project's `dvc repro` again with compute=dask (conf/compute/dask.yaml: a LocalCluster)."""
+    compute = yaml.safe_load((ROOT / "conf" / "compute" / "dask.yaml").read_text(encoding="utf-8"))
+    update_params(project, {"compute": compute})
+    sh("git", "commit", "-qam", "compute: dask", cwd=project)
+    log(f"running: {case}")
+    dvc = str(Path(sys.executable).parent / "dvc")
+    measured = checked(measure([dvc, "repro"], project, project_env()), case)
+    found = dask_run(measured.stdout)
+    log(f"  {summary(measured)}; {found}")
+    result = Result(
+        case, rows, measured.wall_s, measured.peak_mb, unrounded_rmse(project), cpu_s=measured.cpu_s
+    )
+    return result, found
+
+
 def stage_times(project: Path) -> list[StageTime]:
     """Each stage of the project's last `dvc repro`, in dvc.yaml's order: its command (from
     dvc.lock) run again alone, and its module's imports in a fresh interpreter (the median of
@@ -173,10 +207,16 @@ def size_label(rows: int) -> str:
 
 
 def big_cases(
-    mirror: Path, workdir: Path, rows: int, seed: int, year: bool, decade: bool
+    mirror: Path,
+    workdir: Path,
+    rows: int,
+    seed: int,
+    year: bool,
+    decade: bool,
+    dask: dict[str, DaskRun] | None,
 ) -> tuple[dict[str, Result], list[StageTime]]:
     """The cases on resampled months, and the big repro's stages timed alone (right after it, on
-    the same warm files)."""
+    the same warm files); with `dask` (to fill) the year's and decade's repros on Dask too."""
     folder = cache_folder(workdir, rows, seed)
     log(f"months: {folder} (built where missing)")
     train, val = build_months(mirror, folder, [BIG_TRAIN], [BIG_VAL], rows, seed)
@@ -205,6 +245,9 @@ def big_cases(
         if key == "year":
             case = f"the same model fitted in memory, year ({len(months)} x {label})"
             results["year_memory"] = run_fit_memory(case, project, rows_in(files))
+        if dask is not None:
+            case = f"the same repro, compute=dask, {key} (2-worker LocalCluster)"
+            results[f"{key}_dask"], dask[key] = run_dask_repro(case, project, rows_in(files))
     return results, breakdown
 
 
@@ -213,6 +256,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", type=int, default=3_000_000, help="rows per resampled month")
     parser.add_argument("--year", action="store_true", help="also a year of 12 resampled training months")
     parser.add_argument("--decade", action="store_true", help="also 120 resampled training months (~9 GB)")
+    parser.add_argument(
+        "--compute", choices=["local", "dask"], default="local", help="dask: the year and decade on Dask too"
+    )
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/nyc-bench"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--mirror", type=Path, default=None, help="TLC files (default: $TLC_MIRROR)")
@@ -223,9 +269,11 @@ def main(argv: list[str] | None = None) -> None:
 
     load_before = f"{os.getloadavg()[0]:.2f}"
     results = course_months_cases(mirror, workdir / "projects")
-    big, breakdown = big_cases(mirror, workdir, args.rows, args.seed, args.year, args.decade)
+    dask: dict[str, DaskRun] | None = {} if args.compute == "dask" else None
+    big, breakdown = big_cases(mirror, workdir, args.rows, args.seed, args.year, args.decade, dask)
     results.update(big)
-    order = ["big_course", "big_vectorised", "big", "year", "year_memory", "decade", "monitor"]
+    order = ["big_course", "big_vectorised", "big", "year", "year_memory", "year_dask"]
+    order += ["decade", "decade_dask", "monitor"]
     order += ["months_course", "months_repro", "months_noop"]
     order += ["months_params", "months_revert"]
     params = read_params(ROOT)
@@ -238,7 +286,10 @@ def main(argv: list[str] | None = None) -> None:
     print(format_cpu(table))
     print()
     print(format_breakdown(results["big"], breakdown))
-    targets = check_targets(results, size_label(args.rows))
+    if dask:
+        print()
+        print(format_dask(results, dask))
+    targets = check_targets(results, size_label(args.rows), dask)
     print()
     print(format_targets(targets))
     if args.strict and any(not t.passed and not t.stretch for t in targets):

@@ -7,11 +7,18 @@ The same computation as `trip-duration monitor` (trip_duration.monitoring) for e
 params.yaml's `monitor.months` names (`later`: every month in data/ after `data.val_months`), with
 the validation trips and their predictions from `train` as the reference. Writes one row a month
 (rmse, the rmse that alerts, drift, alert) that dvc.yaml's `plots:` draw, so that a pull request
-shows how its model ages beside main's. No month after the window: a header-only table.
+shows how its model ages beside main's. No month after the window: a header-only table. With
+params.yaml's `compute: dask`, each month is judged by a task on a Dask cluster
+(trip_duration.cluster): the same table.
 """
 
 import argparse
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -19,7 +26,26 @@ import pyarrow.parquet as pq
 from trip_duration import monitoring
 from trip_duration.errors import InputError, run
 from trip_duration.files import write_text
-from trip_duration.params import read_section
+from trip_duration.params import Compute, cluster_module, read_compute, read_section
+
+Judge = Callable[[monitoring.Watch, monitoring.Reference, list[str]], Iterator[dict[str, Any]]]
+
+
+def judged_months(compute: Compute, stack: ExitStack, where: str, data_dir: Path) -> Judge:
+    """(watch, reference, months) -> each month's record, in order: judged here one after another,
+    or a task a month on the cluster `compute` names (connected now; `stack` closes the client)."""
+    if compute.name == "local":
+        return lambda watch, reference, months: (
+            monitoring.judge(watch, reference, data_dir, month)[0] for month in months
+        )
+    cluster = cluster_module(where)
+    start = time.monotonic()
+    client = stack.enter_context(cluster.connect(compute, where))
+    print(f"monitor: a task per month on {cluster.described(client, start)}")
+    task = partial(cluster.judge_month_at, data_dir=cluster.worker_path(data_dir, compute.worker_root))
+    return lambda watch, reference, months: cluster.in_order(
+        client, task, months, watch=watch, reference_=reference
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -37,27 +63,28 @@ def main(argv: list[str] | None = None) -> None:
     )
     months = monitoring.later_months(thresholds["months"], data, args.data_dir)
     rows = []
-    if months:
-        from trip_duration.model import load_model  # scikit-learn's start-up only when there is work
+    with ExitStack() as stack:
+        if months:  # the cluster first: unreachable, nothing is read
+            judge = judged_months(read_compute(args.params), stack, args.params, args.data_dir)
+            from trip_duration.model import load_model  # scikit-learn's start-up only when there is work
 
-        watch = monitoring.Watch(
-            load_model(args.model),
-            {"name": "workspace", "version": "workspace"},
-            data,
-            features,
-            thresholds,
-        )
-        trips = pq.read_table(args.val).to_pandas()
-        predicted = pq.read_table(args.predictions, columns=["predicted"])["predicted"].to_numpy()
-        if len(predicted) != len(trips):
-            raise InputError(args.predictions, f"{len(predicted):,} predictions for {len(trips):,} trips")
-        reference = monitoring.reference(watch, trips, np.asarray(predicted, np.float64))
-        for month in months:
-            found, _ = monitoring.judge(watch, reference, args.data_dir, month)
-            rows.append(monitoring.history_row(found))
-            reasons = ", ".join(reason["name"] for reason in found["reasons"])
-            verdict = f"ALERT {reasons}" if reasons else "ok"
-            print(f"monitor: {month} rmse {found['metrics']['rmse']:.4f} {verdict}")
+            watch = monitoring.Watch(
+                load_model(args.model),
+                {"name": "workspace", "version": "workspace"},
+                data,
+                features,
+                thresholds,
+            )
+            trips = pq.read_table(args.val).to_pandas()
+            predicted = pq.read_table(args.predictions, columns=["predicted"])["predicted"].to_numpy()
+            if len(predicted) != len(trips):
+                raise InputError(args.predictions, f"{len(predicted):,} predictions for {len(trips):,} trips")
+            reference = monitoring.reference(watch, trips, np.asarray(predicted, np.float64))
+            for month, found in zip(months, judge(watch, reference, months), strict=True):
+                rows.append(monitoring.history_row(found))
+                reasons = ", ".join(reason["name"] for reason in found["reasons"])
+                verdict = f"ALERT {reasons}" if reasons else "ok"
+                print(f"monitor: {month} rmse {found['metrics']['rmse']:.4f} {verdict}")
     write_text(args.backtest, monitoring.history_csv(rows))
     alerts = sum(row["alert"] == "true" for row in rows)
     print(f"monitor: {len(rows)} months after the validation window, {alerts} alerting")

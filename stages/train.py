@@ -8,13 +8,16 @@ The model (trip_duration.model) takes raw trip columns and returns minutes. A mo
 (GramRidge) reads the training trips one row group at a time, so memory does not grow with the
 window; any other reads them whole, or, past params.yaml's `training.max_rows`, a seeded sample
 (each trip kept with probability max_rows / window rows), which the scores report as
-`train_sampled_from`. Once saved, it predicts
+`train_sampled_from`. With params.yaml's `compute: dask`, a model that streams makes the same two
+passes as tasks on a Dask cluster, a row group each (trip_duration.cluster); any other fits here as
+with `local`. Once saved, it predicts
 the validation trips from their raw columns, as any caller would, so that `evaluate` needs neither
 scikit-learn nor the model: this is the only stage that pays scikit-learn's start-up time.
 """
 
 import argparse
 import json
+import time
 from collections.abc import Iterator
 from typing import cast
 
@@ -28,7 +31,7 @@ from sklearn.pipeline import Pipeline
 from trip_duration.errors import InputError, run
 from trip_duration.files import atomic_path, write_text
 from trip_duration.model import build_model, fit, fit_batches, input_columns, streams
-from trip_duration.params import Training, read_section
+from trip_duration.params import Compute, Training, cluster_module, read_compute, read_section
 
 BATCH_ROWS = 1 << 20  # the row groups `prepare` writes
 
@@ -59,6 +62,19 @@ def fit_in_memory(model: Pipeline, path: str, columns: list[str], max_rows: int,
     return {**fit(model, trips[columns], trips["duration"].to_numpy()), "train_sampled_from": window}
 
 
+def fit_streaming(model: Pipeline, path: str, columns: list[str], compute: Compute, params: str) -> dict:
+    """A model that streams, fitted here a row group at a time, or on the cluster `compute` names."""
+    if compute.name == "local":
+        return fit_batches(model, lambda: batches(path, columns))
+    cluster = cluster_module(params)
+    start = time.monotonic()
+    with cluster.connect(compute, params) as client:
+        print(f"train: a task per row group on {cluster.described(client, start)}")
+        scores = cluster.fit_on_cluster(client, model, path, columns, compute.worker_root)
+        print(f"train: {cluster.peak_memory(client)}")
+    return scores
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", required=True, help="input: prepared training trips")
@@ -72,6 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     features = read_section(args.params, "features").model_dump()
     regressor = read_section(args.params, "model").model_dump()
     training = cast(Training, read_section(args.params, "training"))
+    compute = read_compute(args.params)
     try:
         model = build_model(features, regressor)  # names the key: model.<hyperparameter>
     except ValueError as error:
@@ -79,8 +96,10 @@ def main(argv: list[str] | None = None) -> None:
     columns = input_columns(features)
     try:
         if streams(model):
-            scores = fit_batches(model, lambda: batches(args.train, columns))
+            scores = fit_streaming(model, args.train, columns, compute, args.params)
         else:
+            if compute.name != "local":
+                print(f"train: {type(model[-1]).__name__} does not stream: it fits here, not on the cluster")
             scores = fit_in_memory(model, args.train, columns, training.max_rows, training.seed)
     except ValueError as error:
         raise InputError(args.params, f"model: {error}") from error

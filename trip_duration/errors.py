@@ -13,6 +13,9 @@ class InputError(Exception):
         self.problem = " ".join(str(problem).split())
         super().__init__(f"{self.path}: {self.problem}")
 
+    def __reduce__(self) -> tuple:  # raised in a Dask task, it is pickled back to the stage
+        return type(self), (self.path, self.problem)
+
 
 def one_line(error: BaseException, typed: bool = False, limit: int = 300) -> str:
     """An exception as one line: its message with the lines joined (cut at `limit`), or its type's

@@ -70,6 +70,26 @@ class GramRidge(RegressorMixin, BaseEstimator):
         self.__dict__.pop("coef_", None)
         return self
 
+    def merge(self, other: "GramRidge") -> "GramRidge":
+        """Add the statistics `other` accumulated (on other rows, the same features) to these."""
+        if not other.__sklearn_is_fitted__():
+            return self
+        if not self.__sklearn_is_fitted__():
+            for name in ("n_features_in_", "gram_", "xty_", "x_sum_", "y_sum_", "yy_sum_", "n_samples_seen_"):
+                value = getattr(other, name)
+                setattr(self, name, value.copy() if hasattr(value, "copy") else value)
+            return self
+        if other.n_features_in_ != self.n_features_in_:
+            raise ValueError(f"GramRidge.merge: {other.n_features_in_} features, not {self.n_features_in_}")
+        self.gram_ = self.gram_ + other.gram_
+        self.xty_ += other.xty_
+        self.x_sum_ += other.x_sum_
+        self.y_sum_ += other.y_sum_
+        self.yy_sum_ += other.yy_sum_
+        self.n_samples_seen_ += other.n_samples_seen_
+        self.__dict__.pop("coef_", None)
+        return self
+
     def solve(self) -> "GramRidge":
         """Coefficients and intercept from the statistics seen so far; the training RMSE beside."""
         check_is_fitted(self)

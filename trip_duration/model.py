@@ -155,44 +155,77 @@ def _median(values: np.ndarray, counts: np.ndarray) -> float:
     return float(np.mean(middle))
 
 
-def fit_batches(model: Pipeline, batches: Batches) -> dict[str, float | int]:
-    """Fit a model that `streams` in place from `batches()` (an iterable of (trips, duration) that
-    can be read twice), holding one batch at a time; return its scores on the training trips.
+Tally = tuple[dict[str, np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]]]
 
-    The first pass collects what the features learn from all rows: each one-hot encoder's
-    categories and each imputer's median (exact, from counted values). The second adds every
-    batch's encoded rows to the regressor. The result is the model `fit` gives on all rows.
-    """
-    features, regressor = model[0], model[-1]
-    categories: dict[str, np.ndarray] = {}
-    counted: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    first = None
-    for trips, duration in batches():
-        first = first or (trips, duration)
-        for name, step, columns in features.transformers:
-            if name not in NUMERIC:  # derive, then encode
-                codes = np.unique(step[0].func(trips))
-                categories[name] = np.union1d(categories[name], codes) if name in categories else codes
-            else:
-                column = np.asarray(trips[columns[0]], dtype=np.float64)
-                found = np.unique(column[~np.isnan(column)], return_counts=True)
-                counted[name] = _add_counts(counted[name], found) if name in counted else found
-    if first is None:
-        raise ValueError("the training window has no trips")
+
+def tally(features: ColumnTransformer, trips: Any, into: Tally | None = None) -> Tally:
+    """What the features learn from a batch of trips, added to `into`: each one-hot encoder's
+    categories and each numeric column's counted values (for the imputer's exact median)."""
+    categories, counted = into or ({}, {})
+    for name, step, columns in features.transformers:
+        if name not in NUMERIC:  # derive, then encode
+            codes = np.unique(step[0].func(trips))
+            categories[name] = np.union1d(categories[name], codes) if name in categories else codes
+        else:
+            column = np.asarray(trips[columns[0]], dtype=np.float64)
+            found = np.unique(column[~np.isnan(column)], return_counts=True)
+            counted[name] = _add_counts(counted[name], found) if name in counted else found
+    return categories, counted
+
+
+def add_tallies(one: Tally, other: Tally) -> Tally:
+    """Two batches' tallies as one (exact: unions of categories and sums of counts)."""
+    categories, counted = dict(one[0]), dict(one[1])
+    for name, codes in other[0].items():
+        categories[name] = np.union1d(categories[name], codes) if name in categories else codes
+    for name, found in other[1].items():
+        counted[name] = _add_counts(counted[name], found) if name in counted else found
+    return categories, counted
+
+
+def fit_features(features: ColumnTransformer, tallied: Tally, trips: Any, duration: np.ndarray) -> None:
+    """Fit the features in place to what `tallied` counted over all batches; `trips` (a batch)
+    gives the columns' names and types."""
+    categories, counted = tallied
     for name, step, _ in features.transformers:
         if name not in NUMERIC:
             step[-1].set_params(categories=[categories[name]])
-    features.fit(*first)
-    for name, tally in counted.items():  # the fitted copies, which ColumnTransformer keeps apart
-        imputer(features, name).statistics_ = np.array([_median(*tally)])
-    for trips, duration in batches():
-        regressor.partial_fit(features.transform(trips), duration)
-    regressor.solve()
+    features.fit(trips, duration)
+    for name, values in counted.items():  # the fitted copies, which ColumnTransformer keeps apart
+        imputer(features, name).statistics_ = np.array([_median(*values)])
+
+
+def streamed_scores(regressor: Any) -> dict[str, float | int]:
+    """A solved GramRidge's scores on the training trips, from its statistics."""
     return {
         "train_rmse": regressor.train_rmse_,
         "train_rows": regressor.n_samples_seen_,
         "features": int(regressor.gram_.shape[0]),
     }
+
+
+def fit_batches(model: Pipeline, batches: Batches) -> dict[str, float | int]:
+    """Fit a model that `streams` in place from `batches()` (an iterable of (trips, duration) that
+    can be read twice), holding one batch at a time; return its scores on the training trips.
+
+    The first pass collects what the features learn from all rows (`tally`): each one-hot
+    encoder's categories and each imputer's median (exact, from counted values). The second adds
+    every batch's encoded rows to the regressor. The result is the model `fit` gives on all rows.
+    trip_duration.cluster runs the same two passes as tasks on a Dask cluster.
+    """
+    features, regressor = model[0], model[-1]
+    tallied: Tally | None = None
+    first = None
+    for trips, duration in batches():
+        first = first or (trips, duration)
+        tallied = tally(features, trips, tallied)
+    if first is None or tallied is None:
+        raise ValueError("the training window has no trips")
+    fit_features(features, tallied, *first)
+    for trips, duration in batches():
+        regressor.partial_fit(features.transform(trips), duration)
+    regressor.solve()
+    return streamed_scores(regressor)
 
 
 def load_model(path: str | Path) -> Pipeline:

@@ -175,6 +175,11 @@ def judge(
     return record(watch.name, month, reference_.summary, performance, drifts, shares, reasons), current
 
 
+def judge_record(month: str, watch: Watch, reference_: Reference, data_dir: Path) -> dict[str, Any]:
+    """One month's record alone: a task of its own on a cluster (the `monitor` stage)."""
+    return judge(watch, reference_, data_dir, month)[0]
+
+
 def later_months(setting: str | list[str], data: dict[str, Any], data_dir: Path) -> list[str]:
     """The months `monitor.months` names: `later` is every month in data_dir after the validation
     window (for data.taxi); a list names them."""

@@ -11,7 +11,7 @@ sections refuse unknown keys; `model` passes its other keys to the estimator, wh
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import (
     AfterValidator,
@@ -162,6 +162,33 @@ class Retrain(Section):
     auto_merge: bool = Field(description="the retrain PR merges itself once its checks pass")
 
 
+class Compute(Section):
+    """Where the heavy stages run (conf/compute/): `local`, or `dask` with every key of its own."""
+
+    name: Literal["local", "dask"] = Field(description="local: in the stage; dask: on a Dask cluster")
+    address: str = Field(default="", description="tcp://host:8786 or a scheduler file; empty: a LocalCluster")
+    n_workers: int = Field(default=2, ge=1, description="the LocalCluster's worker processes")
+    threads_per_worker: int = Field(default=1, ge=1, description="the LocalCluster's threads per worker")
+    connect_timeout: float = Field(default=10.0, gt=0, description="seconds to reach the scheduler")
+    worker_root: str = Field(default="", description="where workers find the project's files; empty: here")
+
+    @model_validator(mode="after")
+    def _keys_of_its_kind(self) -> "Compute":
+        given = self.model_fields_set - {"name"}
+        if self.name == "local" and given:
+            raise ValueError(f"{sorted(given)[0]} is a key of compute=dask, not of compute=local")
+        if self.name == "dask" and (missing := [key for key in DASK_KEYS if key not in given]):
+            raise ValueError(f"compute=dask needs {', '.join(missing)} (conf/compute/dask.yaml)")
+        return self
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
+        """The keys as written: local's section is its name alone."""
+        return super().model_dump(**{"exclude_unset": True, **kwargs})
+
+
+DASK_KEYS = ("address", "n_workers", "threads_per_worker", "connect_timeout", "worker_root")
+
+
 SCHEMAS: dict[str, type[Section]] = {
     "data": Data,
     "features": Features,
@@ -171,6 +198,7 @@ SCHEMAS: dict[str, type[Section]] = {
     "report": Report,
     "monitor": Monitor,
     "retrain": Retrain,
+    "compute": Compute,
 }
 
 
@@ -233,3 +261,23 @@ def read_params(path: str | Path) -> Params:
 def read_section(path: str | Path, section: str) -> Section:
     """A section of the params file at `path`, validated."""
     return read_params(path).section(section)
+
+
+def read_compute(path: str | Path) -> Compute:
+    """params.yaml's `compute` section; `local` when the file has none (one written before it)."""
+    params = read_params(path)
+    if "compute" not in params.sections:
+        return Compute(name="local")
+    return cast(Compute, params.section("compute"))
+
+
+def cluster_module(where: str | Path) -> Any:
+    """trip_duration.cluster, for a stage with `compute: dask`; one line when the extra is missing."""
+    import importlib
+
+    try:
+        return importlib.import_module("trip_duration.cluster")
+    except ModuleNotFoundError as error:
+        raise InputError(
+            where, f"compute=dask needs the dask extra: pip install 'nyc-taxi-duration[dask]' ({error})"
+        ) from None

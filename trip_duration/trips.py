@@ -55,11 +55,24 @@ def iter_window(
     if not months:
         raise InputError("params.yaml", "a data window lists no months")
     for month in months:
-        path = month_file(data_dir, taxi, month)
-        part = prepare(read_trips(path), min_minutes, max_minutes, month if drop_outside_month else None)
-        if part.num_rows == 0:
-            raise InputError(path, f"keeps no trips after filtering to {min_minutes}..{max_minutes} minutes")
-        yield part
+        yield prepare_month(month, data_dir, taxi, min_minutes, max_minutes, drop_outside_month)
+
+
+def prepare_month(
+    month: str,
+    data_dir: str | Path,
+    taxi: str,
+    min_minutes: float,
+    max_minutes: float,
+    drop_outside_month: bool,
+) -> pa.Table:
+    """One month of a window, prepared (a task of its own on a cluster); a month that keeps no
+    trip is an error naming its file."""
+    path = month_file(data_dir, taxi, month)
+    part = prepare(read_trips(path), min_minutes, max_minutes, month if drop_outside_month else None)
+    if part.num_rows == 0:
+        raise InputError(path, f"keeps no trips after filtering to {min_minutes}..{max_minutes} minutes")
+    return part
 
 
 def read_window(data_dir: str | Path, taxi: str, months: list[str], **cleaning: Any) -> pa.Table:

@@ -17,11 +17,14 @@ from bench.make_months import (
     resample_month,
 )
 from bench.report import (
+    DaskRun,
     Result,
     StageTime,
     check_targets,
+    dask_targets,
     format_breakdown,
     format_cpu,
+    format_dask,
     format_table,
     format_targets,
 )
@@ -147,6 +150,34 @@ def test_targets_pass_and_fail_on_hand_made_numbers() -> None:
     ]
 
 
+def test_dask_rows_sit_beside_the_local_ones_with_their_targets() -> None:
+    year = Result("year", 36_000_000, 70.0, 3_000.0, 7.0)
+    decade = Result("decade", 360_000_000, 240.0, 2_300.0, 6.9)
+    results = {
+        "year": year,
+        "year_dask": dataclasses.replace(year, wall_s=91.0, rmse=7.0 * (1 + 2e-9)),
+        "decade": decade,
+        "decade_dask": dataclasses.replace(decade, wall_s=300.0, rmse=6.9 * (1 + 1e-12)),
+    }
+    dask = {
+        "year": DaskRun({"prepare": 2.0, "train": 1.5}, 500.0, [900.0, 910.0]),
+        "decade": DaskRun({"prepare": 2.1, "train": 1.4}, 620.0, [950.0, 960.0]),
+    }
+    assert format_dask(results, dask).splitlines()[2:] == [
+        "| case | local s | dask s | ratio | cluster start-up s | client MB | workers MB | RMSE rel. diff |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| year | 70.00 | 91.00 | 1.30x | prepare 2.00, train 1.50 | 500 | 900, 910 | 2.0e-09 |",
+        "| decade | 240.00 | 300.00 | 1.25x | prepare 2.10, train 1.40 | 620 | 950, 960 | 1.0e-12 |",
+    ]
+    assert format_targets(dask_targets(results, dask)).splitlines() == [
+        "PASS  year on Dask <= 1.3x the local repro's time: 1.30x",
+        "FAIL  year on Dask: val RMSE equal to the local one's within 1e-09 relative: 2.0e-09",
+        "PASS  decade on Dask <= 1.3x the local repro's time: 1.25x",
+        "PASS  decade on Dask: val RMSE equal to the local one's within 1e-09 relative: 1.0e-12",
+        "FAIL  Dask client's peak memory flat from the year to the decade (<= 1.2x): 1.24x",
+    ]
+
+
 def test_targets_only_cover_measured_cases() -> None:
     assert check_targets({}) == []
     names = [target.name for target in check_targets({"months_noop": NOOP})]
@@ -163,3 +194,15 @@ def test_monitoring_a_big_month_passes_under_60_s_and_4_gb(
     monitor = Result("trip-duration monitor, one 3M month", 3_000_000, wall_s, peak_mb, 7.1)
     [target] = check_targets({"monitor": monitor})
     assert (target.name, target.passed) == ("monitoring one 3M month under 60 s and 4 GB", passed)
+
+
+def test_a_dask_repro_is_read_from_its_stages_lines() -> None:
+    from bench.run import dask_run
+
+    stdout = (
+        "Running stage 'prepare':\n"
+        "prepare: a task per month on the Dask cluster at tcp://127.0.0.1:1 (2 workers, ready in 3.17 s)\n"
+        "train: a task per row group on the Dask cluster at tcp://127.0.0.1:2 (2 workers, ready in 7.81 s)\n"
+        "train: peak memory: client 1,257 MB, workers 256, 1,256 MB\n"
+    )
+    assert dask_run(stdout) == DaskRun({"prepare": 3.17, "train": 7.81}, 1257.0, [256.0, 1256.0])

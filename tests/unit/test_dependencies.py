@@ -22,6 +22,7 @@ FIRST_PARTY = {"bench", "stages", "trip_duration", "trip_duration_ops"}
 # A folder or file -> the extras its imports may come from, beside the core; the longest path wins.
 PARTS = {
     "trip_duration": (),
+    "trip_duration/cluster.py": ("dask",),  # compute=dask: the stages as clients of a cluster
     "stages": ("pipeline",),
     "trip_duration_ops": ("pipeline",),
     "trip_duration_ops/drift_report.py": ("pipeline", "monitor"),  # Evidently's HTML report

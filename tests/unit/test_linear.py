@@ -51,6 +51,22 @@ def test_partial_fit_over_batches_gives_the_fit_on_all_rows() -> None:
     assert batched.n_samples_seen_ == len(duration)
 
 
+def test_merged_statistics_of_parts_give_the_fit_on_all_rows() -> None:
+    """What a cluster does: each part's statistics apart, added in a tree, solved once."""
+    matrix, duration = one_hot_data()
+    whole = GramRidge().fit(matrix, duration)
+    parts = [GramRidge().partial_fit(matrix[s : s + 700], duration[s : s + 700]) for s in range(0, 3000, 700)]
+    left = GramRidge().merge(parts[0]).merge(parts[1])
+    right = GramRidge().merge(parts[2]).merge(parts[3]).merge(parts[4])
+    merged = GramRidge().merge(left).merge(right).merge(GramRidge()).solve()  # an empty part adds nothing
+    assert merged.n_samples_seen_ == len(duration) and merged.n_features_in_ == matrix.shape[1]
+    assert np.abs(merged.coef_ - whole.coef_).max() < 1e-9
+    assert merged.train_rmse_ == pytest.approx(whole.train_rmse_, rel=1e-9)
+    assert parts[0].n_samples_seen_ == 700  # merging copies: the parts are left as they were
+    with pytest.raises(ValueError, match="41 features, not 40"):
+        GramRidge().partial_fit(matrix[:, :40], duration).merge(parts[0])
+
+
 # scikit-learn's contract (clone, get_params, fit on lists, sparse input, n_features_in_, ...), as
 # constructed by default: every check passes, so none is listed as an expected failure. About 2 s.
 @parametrize_with_checks([GramRidge()])

@@ -106,6 +106,7 @@ def test_sources_merge_to_what_hydra_composes(data: str, features: str, model: s
         "report/default.yaml",
         "monitor/default.yaml",
         "retrain/default.yaml",
+        "compute/local.yaml",
         "config.yaml",
     ]
     assert merged(files) == composed(CONF, "config", overrides)

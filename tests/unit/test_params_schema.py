@@ -1,6 +1,7 @@
 """params.yaml's schemas: conf/ passes as composed; each kind of bad key is one line naming file and key."""
 
 import pickle
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,14 @@ import yaml
 
 from trip_duration.errors import InputError
 from trip_duration.model import build_model
-from trip_duration.params import SCHEMAS, parse_params, read_params, read_section
+from trip_duration.params import (
+    SCHEMAS,
+    cluster_module,
+    parse_params,
+    read_compute,
+    read_params,
+    read_section,
+)
 from trip_duration_ops import registry
 from trip_duration_ops.conf_diff import compose
 
@@ -45,6 +53,39 @@ def test_every_section_accepts_conf_as_composed(tmp_path: Path, overrides: list[
     # to the byte: the model file pickles the feature names, and dvc.lock holds the file's md5
     validated = build_model(*(params.section(section).model_dump() for section in ("features", "model")))
     assert pickle.dumps(validated) == pickle.dumps(build_model(composed["features"], composed["model"]))
+
+
+def test_compute_takes_the_keys_of_its_kind() -> None:
+    dask = yaml.safe_load((ROOT / "conf" / "compute" / "dask.yaml").read_text(encoding="utf-8"))
+    assert parse_params(yaml.safe_dump({"compute": dask}), "p").section("compute").model_dump() == dask
+    local = parse_params("compute: {name: local}", "p").section("compute")
+    assert local.model_dump() == {"name": "local"} and local.address == ""  # type: ignore[attr-defined]
+    wrong = {
+        "compute: {name: local, address: tcp://h:8786}": "compute: address is a key of compute=dask,"
+        " not of compute=local",
+        "compute: {name: dask, address: ''}": "compute: compute=dask needs n_workers, threads_per_worker,"
+        " connect_timeout, worker_root (conf/compute/dask.yaml)",
+        "compute: {name: spark}": "compute.name: Input should be 'local' or 'dask', not 'spark'",
+    }
+    for text, expected in wrong.items():
+        with pytest.raises(InputError) as caught:
+            parse_params(text, "p").section("compute")
+        assert caught.value.problem == expected
+
+
+def test_a_params_file_without_compute_runs_locally(tmp_path: Path) -> None:
+    (tmp_path / "params.yaml").write_text("data: {}\n")
+    assert read_compute(tmp_path / "params.yaml").name == "local"
+
+
+def test_compute_dask_without_its_extra_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if not installed
+    monkeypatch.delitem(sys.modules, "trip_duration.cluster", raising=False)
+    with pytest.raises(InputError) as caught:
+        cluster_module("params.yaml")
+    assert str(caught.value).startswith(
+        "params.yaml: compute=dask needs the dask extra: pip install 'nyc-taxi-duration[dask]'"
+    )
 
 
 def test_a_section_keeps_its_values_and_types() -> None:
