@@ -9,16 +9,12 @@ the validation trips and their predictions from `train` as the reference. Writes
 (rmse, the rmse that alerts, drift, alert) that dvc.yaml's `plots:` draw, so that a pull request
 shows how its model ages beside main's. No month after the window: a header-only table. With
 params.yaml's `compute: dask`, each month is judged by a task on a Dask cluster
-(trip_duration.cluster): the same table.
+(trip_duration.month_tasks): the same table.
 """
 
 import argparse
-import time
-from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from functools import partial
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -26,26 +22,8 @@ import pyarrow.parquet as pq
 from trip_duration import monitoring
 from trip_duration.errors import InputError, run
 from trip_duration.files import write_text
-from trip_duration.params import Compute, cluster_module, read_compute, read_section
-
-Judge = Callable[[monitoring.Watch, monitoring.Reference, list[str]], Iterator[dict[str, Any]]]
-
-
-def judged_months(compute: Compute, stack: ExitStack, where: str, data_dir: Path) -> Judge:
-    """(watch, reference, months) -> each month's record, in order: judged here one after another,
-    or a task a month on the cluster `compute` names (connected now; `stack` closes the client)."""
-    if compute.name == "local":
-        return lambda watch, reference, months: (
-            monitoring.judge(watch, reference, data_dir, month)[0] for month in months
-        )
-    cluster = cluster_module(where)
-    start = time.monotonic()
-    client = stack.enter_context(cluster.connect(compute, where))
-    print(f"monitor: a task per month on {cluster.described(client, start)}")
-    task = partial(cluster.judge_month_at, data_dir=cluster.worker_path(data_dir, compute.worker_root))
-    return lambda watch, reference, months: cluster.in_order(
-        client, task, months, watch=watch, reference_=reference
-    )
+from trip_duration.month_tasks import month_tasks
+from trip_duration.params import read_compute, read_section
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -65,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     with ExitStack() as stack:
         if months:  # the cluster first: unreachable, nothing is read
-            judge = judged_months(read_compute(args.params), stack, args.params, args.data_dir)
+            judged = month_tasks(read_compute(args.params), stack, args.params, "monitor")
             from trip_duration.model import load_model  # scikit-learn's start-up only when there is work
 
             watch = monitoring.Watch(
@@ -80,7 +58,16 @@ def main(argv: list[str] | None = None) -> None:
             if len(predicted) != len(trips):
                 raise InputError(args.predictions, f"{len(predicted):,} predictions for {len(trips):,} trips")
             reference = monitoring.reference(watch, trips, np.asarray(predicted, np.float64))
-            for month, found in zip(months, judge(watch, reference, months), strict=True):
+            outcomes = judged(
+                monitoring.judge_record,
+                months,
+                args.data_dir,
+                data["taxi"],
+                watch=watch,
+                reference_=reference,
+            )
+            for month, outcome in zip(months, outcomes, strict=True):
+                found = outcome()
                 rows.append(monitoring.history_row(found))
                 reasons = ", ".join(reason["name"] for reason in found["reasons"])
                 verdict = f"ALERT {reasons}" if reasons else "ok"

@@ -31,7 +31,6 @@ from distributed import Client, Future, LocalCluster
 from trip_duration.errors import InputError, one_line
 from trip_duration.linear import GramRidge
 from trip_duration.model import Tally, add_tallies, fit_features, streamed_scores, tally
-from trip_duration.monitoring import judge_record
 from trip_duration.params import Compute
 from trip_duration.tlc import file_name
 from trip_duration.trips import prepare_month
@@ -146,27 +145,36 @@ def prepare_month_at(month: str, data_dir: str, taxi: str, **cleaning: Any) -> A
         return prepare_month(month, folder, taxi, **cleaning)
 
 
-def judge_month_at(month: str, watch: Any, reference_: Any, data_dir: str) -> dict[str, Any]:
-    """`monitor`'s task: trip_duration.monitoring.judge_record, on a folder or a URL."""
-    with month_folder(data_dir, watch.data["taxi"], month) as folder:
-        return judge_record(month, watch, reference_, folder)
+def month_at(month: str, task: Callable[..., Any], data_dir: str, taxi: str, **shared: Any) -> Any:
+    """task(month=month, data_dir=..., **shared) on the month's folder or URL: a tool's or the
+    `monitor` stage's task (trip_duration.month_tasks)."""
+    with month_folder(data_dir, taxi, month) as folder:
+        return task(month=month, data_dir=folder, **shared)
 
 
-def in_order(
+def submitted(
     client: Client, task: Callable[..., Any], items: Iterable[Any], ahead: int = 0, **shared: Any
-) -> Iterator[Any]:
-    """task(item, **shared) for each item as tasks on the cluster, results in the items' order.
-    At most `ahead` (by default twice the cluster's threads) are submitted and not yet taken, so
-    neither the client nor the workers hold them all; `shared` values go to the workers once."""
+) -> Iterator[Future]:
+    """task(item, **shared) for each item as tasks on the cluster, their futures in the items'
+    order. At most `ahead` (by default twice the cluster's threads) are submitted and not yet
+    taken, so neither the client nor the workers hold them all; `shared` values go to the workers
+    once."""
     ahead = ahead or 2 * max(1, sum(client.nthreads().values()))
     shared = {name: share(client, value) for name, value in shared.items()}
     pending: deque[Future] = deque()
     for item in items:
         pending.append(client.submit(task, item, **shared, pure=False))
         if len(pending) >= ahead:
-            yield pending.popleft().result()
+            yield pending.popleft()
     while pending:
-        yield pending.popleft().result()
+        yield pending.popleft()
+
+
+def in_order(
+    client: Client, task: Callable[..., Any], items: Iterable[Any], ahead: int = 0, **shared: Any
+) -> Iterator[Any]:
+    """The results of `submitted`'s tasks, in the items' order."""
+    return (future.result() for future in submitted(client, task, items, ahead, **shared))
 
 
 def tree_sum(client: Client, add: Callable[[Any, Any], Any], parts: list[Future]) -> Any:

@@ -43,6 +43,8 @@ COMMANDS = {
 }
 
 # command -> the extras of pyproject.toml it needs beside the core, found installed before it is imported.
+# `monitor` and `score` need the dask extra only when their params file says `compute: dask`: it is
+# looked for then, as the stages look for it (trip_duration.params.cluster_module), in one line.
 EXTRAS: dict[str, tuple[str, ...]] = {command: ("pipeline",) for command in COMMANDS} | {
     "publish-images": (),  # the standard library only: pr-comment.yml installs no dependency
     "serve": ("serve",),

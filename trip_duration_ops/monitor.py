@@ -11,7 +11,9 @@ by trip_duration.drift, on seeded samples), and the shares of bad raw rows. The 
 params.yaml's `monitor` section (conf/monitor/default.yaml) decide the alert. Writes
 monitoring/YYYY-MM.json and rebuilds monitoring/history.csv from every record there (commit both:
 `dvc plots show` draws the history), and Evidently's report reports/monitoring/YYYY-MM.html (not
-committed; Evidently is the `monitor` extra). Expected output:
+committed; Evidently is the `monitor` extra). With params.yaml's `compute: dask`, each month is
+judged by a task on a Dask cluster (trip_duration.month_tasks) and its report drawn here from the
+samples the task returns: the same files. Expected output:
     monitor: 2021-03, 80,372 trips, rmse 7.7207 (-0.49%), 0/3 inputs drifted, prediction drift 0.0206: ok
 
 Exit status: 0 every month ok; 1 at least one month alerts; 2 bad input (a month missing,
@@ -24,6 +26,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +35,8 @@ import numpy as np
 from trip_duration import monitoring
 from trip_duration.errors import InputError
 from trip_duration.files import atomic_path, write_text
-from trip_duration.params import read_params, read_section
+from trip_duration.month_tasks import MonthTasks, month_tasks
+from trip_duration.params import read_compute, read_params, read_section
 from trip_duration.trips import cleaning, read_window
 from trip_duration_ops import registry
 from trip_duration_ops.drift_report import evidently_report
@@ -100,10 +104,26 @@ def record_month(
     reports: Path,
     then: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Judge one month, let `then` add to its record (retrain's decision), write both files, say it."""
-    record, current = monitoring.judge(watch, reference, data_dir, month)
+    """Judge one month here, let `then` add to its record (retrain's decision), write both files, say it."""
+    return write_record(
+        watch, reference, *monitoring.judge(watch, reference, data_dir, month), out, reports, then
+    )
+
+
+def write_record(
+    watch: monitoring.Watch,
+    reference: monitoring.Reference,
+    record: dict[str, Any],
+    current: "pd.DataFrame",
+    out: Path,
+    reports: Path,
+    then: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """A month's record and its Evidently report of `current` (its drift sample) against the
+    reference's, after `then` adds to the record; says it."""
     if then is not None:
         then(record)
+    month = record["month"]
     snapshot = evidently_report(
         reference.frame, current, *watch.columns, watch.thresholds["max_drifted_share"]
     )
@@ -114,13 +134,17 @@ def record_month(
     return record
 
 
-def monitor(watch: monitoring.Watch, data_dir: Path, months: list[str], out: Path, reports: Path) -> int:
-    """Record every month that can be read; the exit status for the whole call."""
+def monitor(
+    watch: monitoring.Watch, data_dir: Path, months: list[str], out: Path, reports: Path, judged: MonthTasks
+) -> int:
+    """Record every month that can be read, each judged as `judged` runs it; the exit status."""
     reference = reference_of(watch, data_dir)
     status, recorded = OK, False
-    for month in months:
+    taxi = watch.data["taxi"]
+    for outcome in judged(monitoring.judge, months, data_dir, taxi, watch=watch, reference_=reference):
         try:
-            record = record_month(watch, reference, data_dir, month, out, reports)
+            record, current = outcome()
+            write_record(watch, reference, record, current, out, reports)
         except InputError as error:
             print(f"error: {error}", file=sys.stderr)
             status = BAD_INPUT
@@ -143,12 +167,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-dir", type=Path, default=Path("data"))
     parser.add_argument("--out", type=Path, default=Path("monitoring"), help="records, one JSON a month")
     parser.add_argument("--reports", type=Path, default=Path("reports/monitoring"), help="HTML reports")
-    parser.add_argument("--params", default="params.yaml", help="its `monitor` section holds the thresholds")
+    parser.add_argument(
+        "--params", default="params.yaml", help="its `monitor` section holds the thresholds, `compute` where"
+    )
     parser.add_argument("--repo", default=".", help="where the registry is (default: .)")
     args = parser.parse_args(argv)
     try:
-        watch = watch_of(args.params, args.repo, args.version, args.stage, args.model)
-        status = monitor(watch, args.data_dir, args.months, args.out, args.reports)
+        with ExitStack() as stack:  # the cluster first: unreachable, nothing is read
+            judged = month_tasks(read_compute(args.params), stack, args.params, "monitor")
+            watch = watch_of(args.params, args.repo, args.version, args.stage, args.model)
+            status = monitor(watch, args.data_dir, args.months, args.out, args.reports, judged)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         status = BAD_INPUT

@@ -6,11 +6,13 @@
 The month is read from --data-dir (fetch it first: trip-duration fetch 2023-04) and cleaned as
 the pipeline cleans (params.yaml's `data` section: minutes bounds, month filter). The output holds
 one row per trip: pickup time, zones, distance, actual duration, predicted minutes, model version.
-Expected output:
+With params.yaml's `compute: dask`, the month is read and scored by a task on a Dask cluster
+(trip_duration.month_tasks), and the output written here: the same file. Expected output:
     score: 2023-04, 70,012 trips, trip-duration v0.1.1 -> predictions.parquet (rmse 7.1234)
 """
 
 import argparse
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -22,7 +24,8 @@ import pyarrow.parquet as pq
 from trip_duration import metrics
 from trip_duration.errors import InputError, run
 from trip_duration.files import atomic_path
-from trip_duration.params import read_section
+from trip_duration.month_tasks import month_tasks
+from trip_duration.params import read_compute, read_section
 from trip_duration.tlc import MONTH, month_file, read_trips
 from trip_duration.trips import clean_month
 from trip_duration_ops import registry
@@ -53,6 +56,11 @@ def score(model: Predictor, version: str, trips: pa.Table) -> pa.Table:
     return trips.append_column("predicted", pa.array(predicted)).append_column("model_version", versions)
 
 
+def scored_month(month: str, data_dir: Path, data: dict, model: Predictor, version: str) -> pa.Table:
+    """A month's trips, cleaned and scored: a task of its own on a cluster."""
+    return score(model, version, month_trips(data_dir, month, data))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="trip-duration score", description=__doc__.splitlines()[0])
     parser.add_argument("--month", required=True, help="YYYY-MM")
@@ -63,11 +71,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True, help="output parquet")
     parser.add_argument("--repo", default=".", help="where the registry is (default: .)")
     parser.add_argument("--data-dir", type=Path, default=Path("data"))
-    parser.add_argument("--params", default="params.yaml", help="its `data` section says how to clean")
+    parser.add_argument(
+        "--params", default="params.yaml", help="its `data` section says how to clean, `compute` where"
+    )
     args = parser.parse_args(argv)
-    trips = month_trips(args.data_dir, args.month, read_section(args.params, "data").model_dump())
-    model, name, version, _ = registry.load_model_from(args.repo, args.version, args.stage, args.model)
-    scored = score(model, version, trips)
+    data = read_section(args.params, "data").model_dump()
+    with ExitStack() as stack:  # the cluster first: unreachable, nothing is read
+        scored_months = month_tasks(read_compute(args.params), stack, args.params, "score")
+        model, name, version, _ = registry.load_model_from(args.repo, args.version, args.stage, args.model)
+        [outcome] = scored_months(
+            scored_month, [args.month], args.data_dir, data["taxi"], model=model, version=version, data=data
+        )
+        scored = outcome()
     with atomic_path(args.out) as tmp:
         pq.write_table(scored, tmp)
     rmse = metrics.rmse(scored["duration"].to_numpy(), scored["predicted"].to_numpy())

@@ -6,6 +6,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import yaml
 
 from trip_duration_ops import cli, extras
 from trip_duration_ops.cli import COMMANDS, EXTRAS, main, usage
@@ -55,6 +56,30 @@ def test_each_command_has_its_own_help(command: str, capsys: pytest.CaptureFixtu
 def test_arguments_reach_the_command_and_its_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert exit_code(["fetch", "2021-1"]) == 1
     assert capsys.readouterr() == ("", "error: 2021-1: not a month: expected YYYY-MM, like 2021-01\n")
+
+
+@pytest.mark.parametrize(("command", "code"), [("score", 1), ("monitor", 2)])
+def test_compute_dask_without_its_extra_is_the_tools_one_line(
+    command: str,
+    code: int,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    params["compute"] = yaml.safe_load((ROOT / "conf" / "compute" / "dask.yaml").read_text(encoding="utf-8"))
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # no model, no data: the extra is looked for first
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if not installed
+    monkeypatch.delitem(sys.modules, "trip_duration.cluster", raising=False)
+    month = ["--month", "2021-02", "--out", "p.parquet"] if command == "score" else ["--months", "2021-02"]
+    assert exit_code([command, *month, "--model", "model.joblib"]) == code
+    out, err = capsys.readouterr()
+    assert (out, err.count("\n")) == ("", 1)
+    assert err.startswith(
+        "error: params.yaml: compute=dask needs the dask extra: pip install 'nyc-taxi-duration[dask]'"
+    )
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["params.yaml"]
 
 
 def test_the_console_script_is_installed() -> None:
