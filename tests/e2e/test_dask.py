@@ -3,8 +3,10 @@ unreachable scheduler. Clusters are LocalClusters of worker processes on 127.0.0
 
 import json
 import os
+import re
 import shutil
 import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import pytest
 import yaml
 from distributed import Client, LocalCluster
 
-from tests.conftest import ROOT, copy_of, sh
+from tests.conftest import ROOT, copy_of, env, sh
 from tests.e2e.dask_faults import KillOnTask
 
 # Sums taken in another order differ in the last bits, which the solve amplifies by the system's
@@ -254,3 +256,58 @@ def test_workers_read_the_months_under_a_worker_root_url(reproduced: Path, tmp_p
         1,
         f"error: {url}: is missing (compute.worker_root holds no such file)\n",
     )
+
+
+def printed(prefix: str) -> list[str]:
+    """docs/performance.md's indented command lines starting with `prefix`, without comments."""
+    text = (ROOT / "docs" / "performance.md").read_text(encoding="utf-8")
+    lines = [line.strip() for line in text.splitlines() if line.startswith("    ")]
+    return [re.sub(r"\s+#\s.*$", "", line) for line in lines if line.startswith(prefix)]
+
+
+def test_the_cluster_the_docs_print_runs_the_pipeline(reproduced: Path, tmp_path: Path) -> None:
+    """The docs' commands as printed: the one switch (a LocalCluster), then a scheduler and two
+    workers started as the two hosts' lines say (both hosts 127.0.0.1 here, where each listens, and
+    a free port for 8786)
+    and the experiment run against them from the third."""
+    [switch] = [
+        line for line in printed("dvc exp run -S compute=dask") if line == "dvc exp run -S compute=dask"
+    ]
+    hosts = [line.split("$ ", 1)[1] for line in printed("host-") + printed("laptop$ ")]
+    assert len(hosts) == 4
+    project = copy_of(reproduced, tmp_path / "project")
+    done = sh("bash", "-c", switch, cwd=project)
+    assert "prepare: a task per " in done.stdout and "127.0.0.1" in done.stdout
+    assert json.loads((project / "reports/metrics.json").read_text())["rmse"] == 7.7587  # the default model
+
+    port = closed_port()
+    here = [re.sub(r"host-[ab]", "127.0.0.1", line).replace("8786", str(port)) for line in hosts]
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    started = [
+        subprocess.Popen(["bash", "-c", f"exec {line}"], cwd=tmp_path, env=env(), **quiet)
+        for line in here[:3]
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with Client(f"tcp://127.0.0.1:{port}", timeout=2) as client:
+                    if len(client.nthreads()) == 2:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "the scheduler and its two workers did not start"
+            time.sleep(0.5)
+        done = sh("bash", "-c", here[3], cwd=project)
+        assert f"the Dask cluster at tcp://127.0.0.1:{port} (2 workers" in done.stdout, done.stdout
+        lock = yaml.safe_load((project / "dvc.lock").read_text())
+        assert (
+            lock["stages"]["train"]["params"]["params.yaml"]["compute"]["address"]
+            == f"tcp://127.0.0.1:{port}"
+        )
+        assert json.loads((project / "reports/metrics.json").read_text())["rmse"] == 7.4588  # GramRidge
+    finally:
+        for process in started:
+            process.terminate()
+        for process in started:
+            process.wait(timeout=30)
