@@ -39,9 +39,10 @@ def on_cluster(stdout: str, command: str) -> list[str]:
 
 
 def without_ids(html: str) -> str:
-    """Evidently's report without the ids it draws afresh for each report (uuid4s, some as hex)."""
+    """Evidently's report without the ids it draws afresh for each report (uuid4s, some as hex):
+    any run of 16 hex digits or more, wherever it stands (an id beside a hex letter included)."""
     html = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "ID", html)
-    return re.sub(r"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])", "ID", html)
+    return re.sub(r"[0-9a-f]{16,}", "ID", html)
 
 
 def tool(project: Path, compute: str, *args: str) -> subprocess.CompletedProcess:
