@@ -265,6 +265,15 @@ def printed(prefix: str) -> list[str]:
     return [re.sub(r"\s+#\s.*$", "", line) for line in lines if line.startswith(prefix)]
 
 
+def workers_up(address: str, count: int) -> bool:
+    """Whether the scheduler at `address` answers with `count` workers (False while it cannot)."""
+    try:
+        with Client(address, timeout=2) as client:
+            return len(client.nthreads()) == count
+    except OSError:  # not listening yet
+        return False
+
+
 def test_the_cluster_the_docs_print_runs_the_pipeline(reproduced: Path, tmp_path: Path) -> None:
     """The docs' commands as printed: the one switch (a LocalCluster), then a scheduler and two
     workers started as the two hosts' lines say (both hosts 127.0.0.1 here, where each listens, and
@@ -289,13 +298,7 @@ def test_the_cluster_the_docs_print_runs_the_pipeline(reproduced: Path, tmp_path
     ]
     try:
         deadline = time.monotonic() + 60
-        while True:
-            try:
-                with Client(f"tcp://127.0.0.1:{port}", timeout=2) as client:
-                    if len(client.nthreads()) == 2:
-                        break
-            except OSError:
-                pass
+        while not workers_up(f"tcp://127.0.0.1:{port}", 2):
             assert time.monotonic() < deadline, "the scheduler and its two workers did not start"
             time.sleep(0.5)
         done = sh("bash", "-c", here[3], cwd=project)

@@ -200,10 +200,17 @@ def forget_dead_workers() -> None:
         if found is None:
             continue
         pid = int(found.group(1))
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            with contextlib.suppress(FileNotFoundError):
+        if not alive(pid):
+            with contextlib.suppress(FileNotFoundError):  # another worker dropped it first
                 multiprocess.mark_process_dead(pid, folder)
-        except PermissionError:  # alive, someone else's
-            pass
+
+
+def alive(pid: int) -> bool:
+    """Whether a process `pid` exists (signal 0 checks without sending; someone else's is alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
